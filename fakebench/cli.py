@@ -8,6 +8,7 @@ OpenCV, dlib) are imported inside the commands, so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -15,26 +16,14 @@ import sys
 from pathlib import Path
 
 from fakebench import __version__
+from fakebench.cliargs import common_options as _common
+from fakebench.cliargs import device_seed_options as _device_seed
 from fakebench.errors import FakebenchError
 
 log = logging.getLogger("fakebench")
 
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    """-v/-q/--debug, accepted before or after the subcommand."""
-    group = parser.add_argument_group("output")
-    group.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
-                       help="debug log lines on stderr")
-    group.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                       help="only errors on stderr, no progress bars")
-    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help="show the full traceback on errors")
-
-
-def _device_seed(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="where models run (default: auto = cuda when available)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+_COMMAND_MODULES = ("fakebench.generate.commands", "fakebench.detect.commands", "fakebench.datasets.commands",
+                    "fakebench.benchmarks.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     _device_seed(extract)
     _common(extract)
     extract.set_defaults(func=cmd_faces_extract)
+
+    # one module per stage adds its own subcommands (heavy imports stay inside the commands)
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
 
     # demo ----------------------------------------------------------------------------------------
     demo = commands.add_parser("demo", help="the whole loop on the real sample faces",

@@ -1,0 +1,1 @@
+"""Scoring detectors: metrics with CIs, robustness, throughput, report, gate."""

@@ -1,0 +1,1 @@
+"""Deepfake detectors behind one interface."""

@@ -1,0 +1,1 @@
+"""The face-swap generator: one shared encoder, one decoder per identity."""
