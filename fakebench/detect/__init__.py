@@ -1,1 +1,9 @@
-"""Deepfake detectors behind one interface."""
+"""Deepfake detectors behind one interface (``base.Detector``), named in ``DETECTORS``.
+
+Each detector is one module registered by its import here; ``build(name)`` makes one.
+"""
+
+from fakebench.detect import blink  # noqa: F401  (registers "blink")
+from fakebench.detect.base import DETECTORS, Detector, FaceRequest, VideoScore, aggregate, build
+
+__all__ = ["DETECTORS", "Detector", "FaceRequest", "VideoScore", "aggregate", "build"]

@@ -1,9 +1,114 @@
-"""The ``fakebench detect`` subcommands."""
+"""The ``fakebench detect`` subcommands: list the detectors, score files."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from fakebench.cliargs import common_options, device_seed_options
+from fakebench.errors import FakebenchError
+
+log = logging.getLogger("fakebench.detect")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``fakebench detect ...`` to the top-level parser (nothing yet: the stage is being built)."""
+    detect = commands.add_parser("detect", help="deepfake detectors: list them, score videos and images",
+                                 description="Deepfake detectors behind one interface; each gives P(fake) in [0, 1].")
+    actions = detect.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="the registered detectors",
+                                 description="List the registered detectors and what they need.")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    common_options(listing)
+    listing.set_defaults(func=cmd_list)
+
+    score = actions.add_parser(
+        "score", help="score videos or images with one detector",
+        description="Extract the faces the detector asks for (cached by file content), score each input and print "
+                    "one row per input: P(fake), the frames used and the detector's own evidence.")
+    score.add_argument("inputs", nargs="+", type=Path, metavar="PATH", help="video or image files")
+    score.add_argument("--detector", required=True, help="detector name (see `fakebench detect list`)")
+    score.add_argument("--weights", type=Path, help="trained weights or settings file written by the detector's save")
+    score.add_argument("--json", action="store_true", help="print one JSON object per input on stdout")
+    score.add_argument("--plot", type=Path, metavar="OUT.png",
+                       help="draw the detector's evidence (blink: the EAR trace with blinks marked); with several "
+                            "inputs one file per input, OUT-<input>.png")
+    score.add_argument("--no-cache", action="store_true", help="do not read or write the face cache")
+    score.add_argument("--out", type=Path, help="also write the results as JSON lines to this file")
+    device_seed_options(score)
+    common_options(score)
+    score.set_defaults(func=cmd_score)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from fakebench.detect import DETECTORS
+
+    rows = []
+    for name in DETECTORS.names():
+        cls = DETECTORS.get(name)
+        req = cls.request
+        sampling = f"{req.count} frames" if req.count else f"every {req.every or 1} frame(s)"
+        rows.append({"name": name, "level": "frame" if cls.frame_level else "video",
+                     "input": "video" if cls.needs_video else "video or image",
+                     "faces": f"{req.size}px, {sampling}", "about": (cls.__doc__ or "").strip().splitlines()[0]})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['name']:<12} {row['level']:<6} {row['input']:<15} {row['faces']:<22} {row['about']}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from fakebench.detect import build
+    from fakebench.detect.score import extractor_for, score_file
+    from fakebench.runtime import seed_everything
+
+    seed_everything(args.seed)
+    detector = build(args.detector, weights=args.weights)
+    if args.plot is not None and not hasattr(detector, "plot"):
+        raise FakebenchError(f"detector {args.detector!r} draws no plot; drop --plot")
+    extractor = extractor_for(detector, device=args.device, use_cache=not args.no_cache)
+    failed = 0
+    results = []
+    for path in args.inputs:
+        try:
+            result, track = score_file(detector, path, extractor, progress=not args.quiet)
+            plot = None
+            if args.plot is not None:
+                target = args.plot if len(args.inputs) == 1 else args.plot.with_name(f"{args.plot.stem}-{path.stem}.png")
+                plot = str(detector.plot(track, target))
+        except FakebenchError as err:
+            if args.debug:
+                raise
+            failed += 1
+            print(f"fakebench: error: {err}", file=sys.stderr)
+            continue
+        for flag in result.evidence.get("flags", []):
+            log.warning("%s: %s", path, flag)
+        row = {"path": str(path), "detector": detector.name, "score": round(result.score, 4),
+               "frames_used": result.frames_used, "evidence": result.evidence, **({"plot": plot} if plot else {})}
+        results.append(row)
+        if args.json:
+            print(json.dumps(row))
+        else:
+            print(f"{path}\t{row['score']:.3f}\t{row['frames_used']} frames\t{_headline(result.evidence)}")
+    if args.out is not None and results:
+        from fakebench.files import atomic_path
+
+        with atomic_path(args.out) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in results))
+    if failed:
+        log.info("%d of %d inputs failed", failed, len(args.inputs))
+        return 2
+    return 0
+
+
+def _headline(evidence: dict) -> str:
+    """The few evidence values worth a table column (lists and long values stay in --json)."""
+    keep = [f"{k}={v}" for k, v in evidence.items() if isinstance(v, (int, float, str)) and k not in ("fps", "min_seconds")]
+    flags = evidence.get("flags") or []
+    return "  ".join(keep + [f"[{f}]" for f in flags])

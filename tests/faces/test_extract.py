@@ -179,3 +179,20 @@ def test_crops_without_landmarks_align_on_mtcnn_points(franck, track_a):
     assert quick.align == "mtcnn" and quick.landmarks._predictor is None  # dlib never loaded
     eyes = np.stack([transform_points(track.points5[i, :2], track.affines[i]) for i in range(len(track))])
     assert np.abs(eyes - template(128, track.margin)[:2]).max() < 4.0
+
+
+def test_detecting_on_a_stride_follows_the_face_with_the_landmarks(franck):
+    """MTCNN on every 4th frame, landmarks on every frame: the same points as detecting every frame."""
+    video = read_video(franck, indices=range(1200, 1296))
+    dense = FaceExtractor(size=64, device="cpu", use_cache=False).extract_frames(video.frames)
+    strided_extractor = FaceExtractor(size=64, device="cpu", use_cache=False, detect_every=4)
+    calls = []
+    detect = strided_extractor.detector.detect
+    strided_extractor.detector.detect = lambda frames: calls.append(len(frames)) or detect(frames)
+    strided = strided_extractor.extract_frames(video.frames)
+    assert sum(calls) == 24  # one frame in four went through MTCNN
+    assert strided.has_face.all()
+    error = np.linalg.norm(strided.landmarks - dense.landmarks, axis=-1)
+    assert np.median(error) < 1.0 and np.percentile(error, 95) < 3.0
+    with pytest.raises(ValueError, match="needs landmarks=True"):
+        FaceExtractor(detect_every=4, landmarks=False)
