@@ -42,6 +42,33 @@ def register(commands: argparse._SubParsersAction) -> None:
     common_options(score)
     score.set_defaults(func=cmd_score)
 
+    train = actions.add_parser(
+        "train", help="train a CNN detector on face crops (artifacts: reals only; classifier: reals and fakes)",
+        description="Train a CNN detector on aligned face crops and write OUT/best.pt (best validation AUC), "
+                    "OUT/last.pt (resume point), history.csv, summary.json. Validation holds out whole videos (or "
+                    "identity folders for stills). Running the same command again resumes an interrupted run.")
+    train.add_argument("--detector", required=True, help="artifacts or classifier (see `fakebench detect list`)")
+    train.add_argument("--real", nargs="+", type=Path, required=True, metavar="PATH",
+                       help="real faces: videos, images, folders of them, or `faces extract` folders")
+    train.add_argument("--fake", nargs="+", type=Path, metavar="PATH",
+                       help="fake faces (the classifier needs them; the artifacts detector makes its own)")
+    train.add_argument("--out", type=Path, required=True, help="run folder for the checkpoints")
+    train.add_argument("--backbone", default="tf_efficientnet_lite0",
+                       help="timm model name (default tf_efficientnet_lite0: offline ImageNet weights)")
+    train.add_argument("--weights", type=Path, help="initialise the backbone from this local state dict")
+    train.add_argument("--size", type=int, default=224, help="input size in pixels (default 224; 128 trains ~3x faster on CPU)")
+    train.add_argument("--frames", type=int, default=32, help="face crops per video (default 32, spread evenly)")
+    train.add_argument("--epochs", type=int, default=3)
+    train.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
+    train.add_argument("--lr", type=float, default=3e-4, help="AdamW learning rate (default 3e-4)")
+    train.add_argument("--minutes", type=float, default=0.0,
+                       help="stop after this many minutes, checkpointed (run again to continue); default no limit")
+    train.add_argument("--no-augment", action="store_true", help="no JPEG/blur/noise/resize/colour augmentation")
+    train.add_argument("--no-boundary", action="store_true", help="artifacts: no blending-boundary head")
+    device_seed_options(train)
+    common_options(train)
+    train.set_defaults(func=cmd_train)
+
 
 def cmd_list(args: argparse.Namespace) -> int:
     from fakebench.detect import DETECTORS
@@ -112,3 +139,41 @@ def _headline(evidence: dict) -> str:
     keep = [f"{k}={v}" for k, v in evidence.items() if isinstance(v, (int, float, str)) and k not in ("fps", "min_seconds")]
     flags = evidence.get("flags") or []
     return "  ".join(keep + [f"[{f}]" for f in flags])
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from fakebench.detect import DETECTORS
+    from fakebench.detect.cnn import CNNConfig, CNNDetector
+    from fakebench.detect.training import FaceSet, TrainConfig, collect_faces, fit_detector
+
+    cls = DETECTORS.get(args.detector)
+    if not issubclass(cls, CNNDetector):
+        raise FakebenchError(f"detector {args.detector!r} has nothing to train; trainable: "
+                             f"{', '.join(n for n in DETECTORS.names() if issubclass(DETECTORS.get(n), CNNDetector))}")
+    if args.detector == "classifier" and not args.fake:
+        raise FakebenchError("the classifier learns real vs fake, so it needs fake faces: add --fake PATH... (generated "
+                             "videos or a data set's fakes); the artifacts detector trains on reals alone")
+    for name, value in (("--size", args.size), ("--frames", args.frames), ("--epochs", args.epochs), ("--batch", args.batch)):
+        if value < 1:
+            raise FakebenchError(f"{name} must be a positive integer, got {value}")
+    config = CNNConfig(backbone=args.backbone, input_size=args.size, frames=args.frames,
+                       aux_boundary=args.detector == "artifacts" and not args.no_boundary)
+    detector = cls(config=config, device=args.device, seed=args.seed, init_weights=args.weights)
+    progress = not args.quiet
+    real = FaceSet.from_tracks(collect_faces(args.real, detector, device=args.device, progress=progress), 0)
+    fake = None
+    if args.fake:
+        if args.detector == "artifacts":
+            log.info("the artifacts detector trains on self-blended reals only; the --fake faces are scored against "
+                     "the held-out reals each epoch (fake_auc) and never trained on")
+        fake = FaceSet.from_tracks(collect_faces(args.fake, detector, device=args.device, progress=progress), 1)
+    log.info("%d real crops from %d sources%s", len(real), len(set(real.groups)),
+             f", {len(fake)} fake crops from {len(set(fake.groups))} sources" if fake is not None else "")
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=args.lr, minutes=args.minutes,
+                        augment=not args.no_augment, seed=args.seed)
+    blend = args.detector == "artifacts"
+    summary = fit_detector(detector, real=real, fake=None if blend else fake, out=args.out, config=train,
+                           progress=progress, watch_fake=fake if blend else None)
+    print(json.dumps({k: summary[k] for k in ("out", "epochs_done", "epochs", "best_val_auc", "finished",
+                                              "train_crops", "val_crops")}))
+    return 0

