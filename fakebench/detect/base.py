@@ -127,6 +127,9 @@ DETECTORS: Registry[type[Detector]] = Registry("detector")
 
 def build(name: str, weights: str | os.PathLike | None = None, **kwargs) -> Detector:
     """A registered detector by name, loaded from ``weights`` when given."""
+    from fakebench.detect import load_detectors
+
+    load_detectors()
     cls = DETECTORS.get(name)
     if weights is not None:
         return cls.load(weights)
