@@ -18,6 +18,7 @@ from pathlib import Path
 from fakebench import __version__
 from fakebench.cliargs import common_options as _common
 from fakebench.cliargs import device_seed_options as _device_seed
+from fakebench.cliargs import exit_status, input_failed
 from fakebench.errors import FakebenchError
 
 log = logging.getLogger("fakebench")
@@ -151,10 +152,8 @@ def cmd_faces_extract(args: argparse.Namespace) -> int:
                                      "visible face (check the file, or try --min-score 0.7)")
             folder = export_track(track, args.out / names[path])
         except FakebenchError as err:
-            if args.debug:
-                raise
+            input_failed(err, args)
             failed += 1
-            print(f"fakebench: error: {err}", file=sys.stderr)
             continue
         summary = {**track.summary(), "out": str(folder)}
         if args.json:
@@ -162,10 +161,7 @@ def cmd_faces_extract(args: argparse.Namespace) -> int:
         else:
             several = f", several faces in {summary['frames_with_several_faces']}" if summary["frames_with_several_faces"] else ""
             print(f"{path}\t{folder}\t{track.n_with_face}/{len(track)} frames with a face{several}")
-    if failed:
-        log.info("%d of %d inputs failed", failed, len(args.inputs))
-        return 2
-    return 0
+    return exit_status(failed, len(args.inputs))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 
 
 def common_options(parser: argparse.ArgumentParser) -> None:
@@ -20,3 +22,18 @@ def device_seed_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where models run (default: auto = cuda when available)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def input_failed(err: Exception, args: argparse.Namespace) -> None:
+    """One input of several failed: re-raise under --debug, else one line on stderr (the others go on)."""
+    if getattr(args, "debug", False):
+        raise err
+    print(f"fakebench: error: {err}", file=sys.stderr)
+
+
+def exit_status(failed: int, total: int) -> int:
+    """0 when every input went through, else 2 with a count on stderr."""
+    if failed:
+        logging.getLogger("fakebench").info("%d of %d inputs failed", failed, total)
+        return 2
+    return 0

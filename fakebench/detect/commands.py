@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
-from fakebench.cliargs import common_options, device_seed_options
+from fakebench.cliargs import common_options, device_seed_options, exit_status, input_failed
 from fakebench.errors import FakebenchError
 
 log = logging.getLogger("fakebench.detect")
@@ -109,10 +108,8 @@ def cmd_score(args: argparse.Namespace) -> int:
                 target = args.plot if len(args.inputs) == 1 else args.plot.with_name(f"{args.plot.stem}-{path.stem}.png")
                 plot = str(detector.plot(track, target))
         except FakebenchError as err:
-            if args.debug:
-                raise
+            input_failed(err, args)
             failed += 1
-            print(f"fakebench: error: {err}", file=sys.stderr)
             continue
         for flag in result.evidence.get("flags", []):
             log.warning("%s: %s", path, flag)
@@ -128,10 +125,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
         with atomic_path(args.out) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in results))
-    if failed:
-        log.info("%d of %d inputs failed", failed, len(args.inputs))
-        return 2
-    return 0
+    return exit_status(failed, len(args.inputs))
 
 
 def _headline(evidence: dict) -> str:
