@@ -39,6 +39,19 @@ def isolated_cache(tmp_path_factory) -> Path:
         os.environ["FAKEBENCH_CACHE"] = old
 
 
+@pytest.fixture(autouse=True)
+def fakebench_logger_propagates():
+    """``fakebench.cli.main`` gives the ``fakebench`` logger its own stderr handler and stops
+    propagation; put it back after each test so ``caplog`` sees warnings in any test order."""
+    import logging
+
+    logger = logging.getLogger("fakebench")
+    yield
+    logger.handlers[:] = []
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
+
+
 def sample(sample_id: str) -> list[Path]:
     """Paths of a fetched sample, or skip (fail under ``make test``) when it is not fetched."""
     from fakebench.datasets import samples

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -224,4 +225,4 @@ def test_cli_lists_detectors(capsys):
 
     assert main(["detect", "list"]) == 0
     assert "blink" in capsys.readouterr().out
-    assert subprocess.run(["fakebench", "detect", "score", "--help"], capture_output=True).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "fakebench", "detect", "score", "--help"], capture_output=True).returncode == 0
