@@ -33,12 +33,23 @@ def temp_beside(final: str | os.PathLike, suffix: str | None = None) -> Path:
     return Path(tmp)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it onto ``final`` only if the block succeeds."""
     tmp = temp_beside(final, suffix)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the result should look like any new file
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)

@@ -38,6 +38,16 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     assert target.read_text() == "whole" and [p.name for p in tmp_path.iterdir()] == ["result.json"]
 
 
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    with atomic_path(tmp_path / "shared.json") as tmp:
+        tmp.write_text("{}")
+    assert (tmp_path / "shared.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
 def test_content_key_follows_bytes_and_is_memoised(tmp_path):
     a, b = tmp_path / "a.bin", tmp_path / "b.bin"
     a.write_bytes(b"same")

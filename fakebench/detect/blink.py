@@ -6,7 +6,8 @@ finds blinks as short dips that close and reopen, and turns the blink count over
 was visible into a probability of fake.
 
 Finding blinks (``find_blinks``):
-1. EAR per frame, mean of both eyes; a 3-frame running median removes single-frame landmark jitter.
+1. EAR per frame, mean of both eyes; a running median over ~0.1 s (3 frames at 24-30 fps, none below
+   15 fps, where it would erase a blink) removes single-frame landmark jitter.
 2. Openness = EAR / the local open-eye level (the ``open_quantile`` of EAR in a ``baseline_s``
    window around the frame). The baseline adapts to the person, the landmark source and slow
    changes (a smile narrows the eyes for seconds, looking down lowers the lids).
@@ -58,7 +59,7 @@ class BlinkConfig:
     min_duration_s: float = 0.03  # width at half depth: at 24 fps one frame is 0.042 s
     max_duration_s: float = 0.5
     min_gap_s: float = 0.15  # two dips closer than this are one blink
-    smooth_frames: int = 3  # running median over this many frames (1 = none)
+    smooth_s: float = 0.1  # running median over this long, odd frame count; < 2 frames = none
     min_seconds: float = 10.0  # less visible face than this: too short to judge, score 0.5
     min_fps: float = 10.0  # below this a 0.1 s blink falls between frames
     real_rate: float = 17.0  # blinks per minute, mean and sd across real people
@@ -99,12 +100,18 @@ class Blinks:
     open_level: np.ndarray  # (N,) the local open-eye EAR
 
 
+def smoothing_frames(fps: float, config: BlinkConfig = BlinkConfig()) -> int:
+    """Odd length of the EAR running median: ~``smooth_s`` of video, 1 (none) when that is under 2 frames."""
+    frames = int(round(config.smooth_s * fps))
+    return 1 if frames < 2 else frames | 1
+
+
 def find_blinks(ear: np.ndarray, fps: float, config: BlinkConfig = BlinkConfig()) -> Blinks:
     """Blink events in an EAR trace sampled at every frame (NaN = no face)."""
     ear = np.asarray(ear, np.float64)
     visible = np.isfinite(ear)
     filled = np.where(visible, ear, np.nanmedian(ear) if visible.any() else 0.3)
-    smooth = np.where(visible, median_filter(filled, size=config.smooth_frames, mode="nearest"), np.nan)
+    smooth = np.where(visible, median_filter(filled, size=smoothing_frames(fps, config), mode="nearest"), np.nan)
     window = max(3, int(round(config.baseline_s * fps)) | 1)
     open_level = _rolling_quantile(smooth, window, config.open_quantile)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -227,7 +234,7 @@ class BlinkDetector(Detector):
         blinks = self.blinks(track)
         t = track.frames / track.fps
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(14, 3.2), gridspec_kw={"width_ratios": [4, 1]})
-        ax.plot(t, blinks.ear, lw=0.8, color="tab:blue", label="EAR (3-frame median)")
+        ax.plot(t, blinks.ear, lw=0.8, color="tab:blue", label="EAR (running median)")
         ax.plot(t, blinks.open_level, lw=0.8, color="tab:gray", ls="--", label="open-eye level")
         ax.plot(t, blinks.open_level * (1 - self.config.min_depth), lw=0.6, color="tab:gray", ls=":",
                 label=f"{1 - self.config.min_depth:.0%} of open")

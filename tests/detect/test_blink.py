@@ -36,6 +36,13 @@ def test_counts_regular_blinks_and_calls_the_person_real():
     assert result.score < 0.1
 
 
+def test_short_blinks_survive_at_low_frame_rates():
+    fps = 12.0  # a 0.12 s blink spans one or two frames here; a 3-frame median would erase it
+    times = np.arange(1.5, 60, 4.0)
+    track = synthetic_track(blink_openness(int(60 * fps), fps, list(times), duration=0.12), fps=fps)
+    assert BlinkDetector().explain(track).evidence["blinks"] >= len(times) - 1
+
+
 def test_a_face_that_never_blinks_looks_fake():
     result = BlinkDetector().explain(synthetic_track(np.ones(int(60 * FPS))))
     assert result.evidence["blinks"] == 0
