@@ -1,1 +1,16 @@
-"""The face-swap generator: one shared encoder, one decoder per identity."""
+"""The face-swap generator: one shared encoder, one decoder per identity.
+
+Read in this order: ``model.py`` (the autoencoder), ``warp.py`` (training pairs), ``losses.py``,
+``data.py`` (faces and the held-out split), ``train.py`` (the Trainer and the run folder),
+``convert.py`` (swap into a video), ``provenance.py`` (manifest + masks), ``evaluate.py`` (quality).
+
+The Python entry points (this package imports nothing heavy itself, so ``fakebench --help`` stays fast)::
+
+    from fakebench.generate.train import train, held_out_ranges
+    from fakebench.generate.convert import convert
+
+    result = train(out="runs/ab", a=["a.mp4"], b=["b1.mp4", "b2.mp4"], minutes=10, held_out=0.25)
+    for part in held_out_ranges("runs/ab")["a"]:          # frames of A the model never saw
+        manifest = convert("runs/ab", part["path"], to="b", out="fakes/a_to_b.mp4",
+                           start=part["start"], stop=part["stop"])
+"""
