@@ -1,0 +1,637 @@
+"""``fakebench bench run``: detectors x data sets x perturbations -> a run folder.
+
+A benchmark config (YAML, ``BenchConfig``)::
+
+    detectors:
+      - {name: blink}
+      - {name: artifacts, weights: runs/artifacts/best.pt}
+      - {name: classifier, label: tiny, config: {backbone: test_efficientnet, input_size: 32, frames: 8}}
+    datasets:
+      - {name: ff, index: indexes/ff.parquet, split: test}      # an index file (relative to this file)
+      - {name: samples, layout: samples}                       # or a layout (+ root, options) indexed now
+    perturbations:
+      - {name: jpeg, levels: [1, 3, 5]}
+      - {name: h264}                                           # levels 1..5
+    perturb_on: frames                                         # or crops (fast mode, see perturb.py)
+    metrics: {aggregation: mean, bootstrap: 2000, ci: 0.95}
+    seed: 0
+
+Every (detector, video, perturbation, level) is one unit of work. Its result (the sampled frame
+numbers, the frame scores, the video score) is cached under ``<cache>/bench`` keyed by the
+detector (name, weights sha256, config, the faces it asks for), the video's content hash and frame
+range, the perturbation, level, mode and seed: an interrupted run picks up where it stopped, a second
+run of the same config only reads the cache, and the tables it writes are identical either way.
+
+The run folder::
+
+    config.yaml          the effective config (absolute paths): `bench run --config RUN/config.yaml` repeats it
+    env.json             commit, package versions, device, seed, start/end time
+    videos.parquet       the index rows that were scored (dataset = the name in this run)
+    predictions.parquet  detector, dataset, split, video_id, frame (-1 = video level), label, score, perturbation, level
+    metrics.json         schema_version, per (detector, dataset, perturbation, level, unit) the metrics with CIs,
+                         DeLong comparisons, the split of each data set, failures
+    metrics.csv          the metric rows, flat
+
+Video rows (frame -1) hold the detector's own verdict on the video: a frame-level detector's frame
+scores aggregated with its own aggregation, a clip-level detector's (blink) ``explain`` score; a video
+where no face is found scores 0.5, as ``detect score`` says. Frame rows exist for frame-level
+detectors only; a sampled frame without a face has score NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fakebench.errors import ConfigError, FakebenchError, MediaError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fakebench.detect.base import Detector
+
+log = logging.getLogger("fakebench.benchmarks")
+
+SCHEMA_VERSION = 1
+CACHE_VERSION = 1
+COLUMNS = ("detector", "dataset", "split", "video_id", "frame", "label", "score", "perturbation", "level")
+CLEAN = "none"
+
+
+# -- the config ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    name: str  # a registered detector (`fakebench detect list`)
+    weights: str | None = None  # trained weights / settings file (relative to the config file)
+    label: str = ""  # its name in the tables; default: name (give one when a detector appears twice)
+    config: dict[str, Any] = field(default_factory=dict)  # options of the detector's config class (no weights)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str = ""  # its name in the tables; default: the index's dataset name, else the file name
+    index: str | None = None  # an index file (.parquet/.csv from `fakebench data index`)
+    layout: str | None = None  # or a layout indexed at run time (`fakebench data index --help` lists them)
+    root: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # layout options, e.g. {compression: c23}
+    split: str | None = None  # train, val, test or all; default: test where the index has a test split, else all
+    limit: int | None = None  # at most this many real and this many fake videos (a seeded draw): quick runs
+
+
+@dataclass(frozen=True)
+class PerturbationSpec:
+    name: str  # see fakebench.benchmarks.perturb
+    levels: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    aggregation: str = "mean"  # frame scores -> video score for video-level metrics: mean, max or confident
+    bootstrap: int = 2000  # replicates for the confidence intervals (0: none)
+    ci: float = 0.95
+    frame_intervals: tuple[str, ...] = ("auc",)  # frame-level metrics that get an interval (video level: all)
+
+
+@dataclass(frozen=True)
+class ThroughputConfig:
+    videos: int = 0  # time each detector on this many videos of the first data set after scoring (0: skip)
+    max_frames: int = 300  # frames per video at most (every-frame detectors would hold whole videos in memory)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    detectors: tuple[DetectorSpec, ...]
+    datasets: tuple[DatasetSpec, ...]
+    perturbations: tuple[PerturbationSpec, ...] = ()  # the clean videos are always scored too
+    perturb_on: str = "frames"  # frames (before face detection, as a viewer sees them) or crops (fast mode)
+    metrics: MetricsConfig = MetricsConfig()
+    throughput: ThroughputConfig = ThroughputConfig()
+    seed: int = 0
+
+
+def load_bench_config(path: str | os.PathLike) -> BenchConfig:
+    """Read a benchmark YAML; relative paths in it are taken from the file's folder."""
+    from fakebench.config import load_config
+
+    path = Path(path)
+    config = load_config(BenchConfig, path)
+    return check_config(resolve_paths(config, path.parent))
+
+
+def resolve_paths(config: BenchConfig, base: Path) -> BenchConfig:
+    def absolute(value: str | None) -> str | None:
+        if value is None:
+            return None
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else (base / p).resolve())
+
+    return replace(config,
+                   detectors=tuple(replace(d, weights=absolute(d.weights)) for d in config.detectors),
+                   datasets=tuple(replace(d, index=absolute(d.index), root=absolute(d.root)) for d in config.datasets))
+
+
+def check_config(config: BenchConfig) -> BenchConfig:
+    """Refuse what cannot run, naming the entry: no detectors, two sources for a data set, unknown names."""
+    from fakebench.benchmarks import perturb
+    from fakebench.detect.base import aggregate
+
+    if not config.detectors:
+        raise ConfigError("benchmark config: no detectors; add e.g. `detectors: [{name: blink}]`")
+    if not config.datasets:
+        raise ConfigError("benchmark config: no datasets; add e.g. `datasets: [{index: my-index.parquet}]`")
+    labels = [d.label or d.name for d in config.detectors]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ConfigError(f"benchmark config: detector {dup[0]!r} is listed twice; give each a `label:` to tell them apart")
+    for d in config.detectors:
+        if d.weights and d.config:
+            raise ConfigError(f"detector {d.name}: give weights or config, not both (the weights carry their config)")
+    for i, d in enumerate(config.datasets):
+        if (d.index is None) == (d.layout is None):
+            raise ConfigError(f"datasets[{i}]: give exactly one of index (a file) or layout (+ root); got "
+                              f"{'both' if d.index else 'neither'}")
+        if d.split not in (None, "train", "val", "test", "all"):
+            raise ConfigError(f"datasets[{i}]: split {d.split!r}; expected train, val, test or all")
+        if d.limit is not None and d.limit < 1:
+            raise ConfigError(f"datasets[{i}]: limit {d.limit}; expected a positive number of videos per label")
+    for p in config.perturbations:
+        if p.name == CLEAN:
+            raise ConfigError("perturbations: 'none' is always scored; list only the perturbations")
+        for level in p.levels:
+            perturb.check(p.name, level)
+        if 0 in p.levels:
+            raise ConfigError(f"perturbation {p.name}: level 0 is the clean video, scored anyway; use levels 1..5")
+    if config.perturb_on not in perturb.MODES:
+        raise ConfigError(f"perturb_on {config.perturb_on!r}; expected frames or crops")
+    aggregate([0.5], config.metrics.aggregation)
+    if config.metrics.bootstrap < 0 or not 0 < config.metrics.ci < 1:
+        raise ConfigError(f"metrics: bootstrap {config.metrics.bootstrap}, ci {config.metrics.ci}; expected "
+                          "bootstrap >= 0 replicates and 0 < ci < 1")
+    return config
+
+
+# -- data sets and detectors -------------------------------------------------------------------------
+
+@dataclass
+class Dataset:
+    name: str
+    videos: pd.DataFrame  # the index rows to score
+    info: dict  # where it came from and which split
+
+
+def load_dataset(spec: DatasetSpec, seed: int = 0) -> Dataset:
+    """The index rows a data set entry asks for, and what the run records about its split."""
+    from fakebench.datasets import index_layout, load_index
+
+    if spec.index is not None:
+        df = load_index(spec.index)
+        source = {"index": spec.index}
+    else:
+        df = index_layout(spec.layout, spec.root, **spec.options)
+        source = {"layout": spec.layout, "root": spec.root, "options": dict(spec.options)}
+    names = sorted(df["dataset"].unique())
+    name = spec.name or (names[0] if len(names) == 1 else Path(spec.index or spec.layout).stem)
+    split = spec.split or ("test" if (df["split"] == "test").any() else "all")
+    chosen = df if split == "all" else df[df["split"] == split]
+    if chosen.empty:
+        have = ", ".join(sorted(f"{s or '(none)'}: {n}" for s, n in df["split"].value_counts().items()))
+        raise FakebenchError(f"data set {name}: no videos in split {split!r} ({have}); set `split: all` or split the "
+                             "index with `fakebench data split`")
+    if spec.limit is not None:
+        rng = np.random.default_rng(seed)
+        keep = []
+        for label in (0, 1):
+            rows = np.flatnonzero(chosen["label"].to_numpy() == label)
+            keep += sorted(rng.permutation(rows)[:spec.limit].tolist())
+        chosen = chosen.iloc[sorted(keep)]
+    splits_applied = df.attrs.get("splits", []) if isinstance(df.attrs, dict) else []
+    by = splits_applied[-1].get("by") if splits_applied else None
+    info = {**source, "split": split, "split_by": by or ("none" if split == "all" else "layout"),
+            "splits_applied": splits_applied, "videos": len(chosen), "real": int((chosen["label"] == 0).sum()),
+            "fake": int((chosen["label"] == 1).sum()), "index_videos": len(df)}
+    if split == "all" and (df["split"] == "train").any():
+        log.warning("data set %s: scoring all %d videos including the train split; set `split: test` unless no "
+                    "detector here was trained on it", name, len(chosen))
+    return Dataset(name, chosen.reset_index(drop=True), info)
+
+
+@dataclass
+class BuiltDetector:
+    label: str
+    detector: Detector
+    identity: dict  # what the cache key rests on
+
+    @property
+    def key(self) -> str:
+        from fakebench.files import stable_hash
+
+        return stable_hash(self.identity)
+
+
+def build_detector(spec: DetectorSpec, device: str = "auto", seed: int = 0) -> BuiltDetector:
+    """The detector of a config entry, with the identity its cached results are filed under."""
+    import inspect
+
+    from fakebench.config import from_dict, to_dict
+    from fakebench.detect import DETECTORS, load_detectors
+    from fakebench.files import sha256_file
+
+    load_detectors()
+    cls = DETECTORS.get(spec.name)
+    weights_hash = None
+    if spec.weights:
+        weights = Path(spec.weights)
+        if weights.is_dir():
+            weights = weights / "best.pt"
+        if not weights.is_file():
+            raise FakebenchError(f"detector {spec.name}: weights {spec.weights} not found; pass the file written by "
+                                 "`fakebench detect train` (or its --out folder)")
+        kwargs = {"device": device} if "device" in inspect.signature(cls.load).parameters else {}
+        detector = cls.load(weights, **kwargs)
+        weights_hash = sha256_file(weights)
+    else:
+        accepted = inspect.signature(cls.__init__).parameters
+        kwargs = {k: v for k, v in (("device", device), ("seed", seed)) if k in accepted}
+        if spec.config:
+            config_cls = getattr(cls, "config_class", None)
+            if config_cls is None:
+                raise ConfigError(f"detector {spec.name} takes no config; drop `config:`")
+            kwargs["config"] = from_dict(config_cls, spec.config, where=f"detector {spec.name} config")
+        detector = cls(**kwargs)
+        from fakebench.detect.cnn import CNNDetector
+
+        if isinstance(detector, CNNDetector):
+            log.warning("detector %s has no trained weights: its scores are those of an untrained network (pass "
+                        "`weights:` from `fakebench detect train`)", spec.label or spec.name)
+    config = getattr(detector, "config", None)
+    identity = {"detector": spec.name, "weights_sha256": weights_hash,
+                "config": to_dict(config) if config is not None else None, "request": asdict(detector.request),
+                "seed": seed if weights_hash is None else None}
+    return BuiltDetector(spec.label or spec.name, detector, identity)
+
+
+# -- one unit of work ----------------------------------------------------------------------------------
+
+@dataclass
+class Unit:
+    """One video (row of an index) scored by one detector under one perturbation level."""
+
+    row: dict
+    perturbation: str
+    level: int
+
+
+def unit_key(built: BuiltDetector, content: str, row: dict, perturbation: str, level: int, mode: str, seed: int) -> str:
+    from fakebench.files import stable_hash
+
+    start, stop = _range(row)
+    return stable_hash({"v": CACHE_VERSION, "detector": built.key, "content": content, "start": start, "stop": stop,
+                        "perturbation": perturbation, "level": level,
+                        "mode": mode if perturbation != CLEAN else None,
+                        "seed": seed if perturbation != CLEAN else None}, length=32)
+
+
+def _range(row: dict) -> tuple[int, int | None]:
+    start, stop = row.get("start_frame"), row.get("stop_frame")
+    missing = start is None or (isinstance(start, float) and math.isnan(start)) or str(start) == "<NA>"
+    if missing:
+        return 0, None
+    return int(start), int(stop)
+
+
+class Scorer:
+    """Scores units for one detector: clean from the face cache, perturbed through temporary files."""
+
+    def __init__(self, built: BuiltDetector, *, device: str = "auto", mode: str = "frames", seed: int = 0,
+                 workdir: Path, use_face_cache: bool = True):
+        from fakebench.detect.score import extractor_for
+
+        self.built = built
+        self.detector = built.detector
+        self.mode = mode
+        self.seed = seed
+        self.extractor = extractor_for(self.detector, device=device, use_cache=use_face_cache)
+        # perturbed frames are never face-cached; their content hashes are memoised in the run's scratch folder
+        self.scratch = extractor_for(self.detector, device=device, use_cache=False)
+        self.scratch.cache_dir = workdir
+        self.workdir = workdir
+
+    def score(self, row: dict, perturbation: str, level: int) -> dict:
+        """The cache record of one unit: sampled frames, frame scores (None = NaN), video score, notes."""
+        from fakebench.detect.score import track_for
+
+        path = row["path"]
+        start, stop = _range(row)
+        t0 = time.perf_counter()
+        if perturbation == CLEAN:
+            track = track_for(self.detector, path, self.extractor, start=start, stop=stop)
+        elif self.mode == "crops":
+            track = self._perturbed_crops(path, start, stop, perturbation, level)
+        else:
+            track = self._perturbed_frames(path, start, stop, perturbation, level)
+        record = self._judge(track)
+        record["seconds"] = round(time.perf_counter() - t0, 3)
+        return record
+
+    def _judge(self, track) -> dict:
+        from fakebench.detect.base import Detector, aggregate
+        from fakebench.detect.cnn import CNNDetector
+
+        detector = self.detector
+        flags = []
+        frame_scores = None
+        if track.n_with_face == 0:
+            flags.append(f"no face in any of the {len(track)} sampled frames")
+            video = 0.5
+            if detector.frame_level:
+                frame_scores = np.full(len(track), np.nan)
+        elif detector.frame_level:
+            frame_scores = np.asarray(detector.score_frames(track), np.float64)
+            if type(detector).explain in (Detector.explain, CNNDetector.explain):  # explain = aggregate(frames)
+                how = getattr(getattr(detector, "config", None), "aggregation", "mean")
+                video = aggregate(frame_scores, how)
+            else:
+                video = float(detector.explain(track).score)
+        else:
+            result = detector.explain(track)
+            video = float(result.score)
+            flags += [str(f) for f in result.evidence.get("flags", [])]
+        return {"v": CACHE_VERSION, "frames": [int(f) for f in track.frames],
+                "scores": None if frame_scores is None else [None if not np.isfinite(s) else float(s)
+                                                             for s in frame_scores],
+                "video_score": float(video), "sampled": len(track), "with_face": track.n_with_face, "flags": flags}
+
+    def _sampled(self, path: str, start: int, stop: int | None) -> np.ndarray:
+        from fakebench.media import probe_video, sample_indices
+
+        req = self.detector.request
+        n = probe_video(path).n_frames
+        return sample_indices(n, count=req.count, stride=req.every if req.count is None else None, start=start, stop=stop)
+
+    def _perturbed_frames(self, path: str, start: int, stop: int | None, name: str, level: int):
+        from fakebench.benchmarks import perturb
+        from fakebench.media import is_image, probe_video, read_image
+
+        key = perturb.video_key(path)
+        if is_image(path):
+            image = perturb.perturb_frames(read_image(path)[None], name, level, seed=self.seed, key=key)
+            return self.scratch.extract_frames(image, [0], fps=0.0, source=str(path))
+        wanted = self._sampled(path, start, stop)
+        info = probe_video(path)
+        suffix = ".mkv" if perturb.DISTORTIONS[name].per_frame else ".mp4"
+        with tempfile.TemporaryDirectory(prefix="perturbed-", dir=self.workdir) as tmp:
+            target = Path(tmp) / f"{Path(path).stem}.{name}{level}{suffix}"  # the name log lines show
+            out, source_frames = perturb.write_perturbed(path, target, name, level, wanted, seed=self.seed, key=key,
+                                                         start=start, stop=stop)
+            positions = np.flatnonzero(np.isin(source_frames, wanted))
+            if len(positions) == 0:
+                raise MediaError(f"{path}: none of the sampled frames decode; the file is damaged, re-encode it")
+            track = self.scratch.extract(out, indices=positions, progress=False)
+        track.frames = source_frames[track.frames]
+        track.source = str(path)
+        track.n_video_frames = info.n_frames
+        track.fps = info.fps
+        return track
+
+    def _perturbed_crops(self, path: str, start: int, stop: int | None, name: str, level: int):
+        from fakebench.benchmarks import perturb
+        from fakebench.detect.score import track_for
+
+        clean = track_for(self.detector, path, self.extractor, start=start, stop=stop)
+        crops = clean.crops.copy()
+        keep = clean.has_face
+        if keep.any():
+            crops[keep] = perturb.perturb_frames(clean.crops[keep], name, level, seed=self.seed,
+                                                 key=perturb.video_key(path), indices=clean.frames[keep],
+                                                 fps=clean.fps or 25.0)
+        return replace(clean, crops=crops)
+
+
+# -- the run ------------------------------------------------------------------------------------------
+
+def _cache_dir() -> Path:
+    from fakebench.files import cache_root
+
+    return cache_root() / "bench"
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("v") == CACHE_VERSION else None
+
+
+def _rows_of(record: dict, label: str, dataset: str, row: dict, perturbation: str, level: int) -> list[tuple]:
+    base = (label, dataset, row["split"], row["video_id"])
+    tail = (perturbation, level)
+    out = [(*base, -1, int(row["label"]), record["video_score"], *tail)]
+    if record.get("scores") is not None:
+        for frame, score in zip(record["frames"], record["scores"]):
+            out.append((*base, int(frame), int(row["label"]), math.nan if score is None else score, *tail))
+    return out
+
+
+def predictions_frame(rows: list[tuple]) -> pd.DataFrame:
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df = df.astype({"detector": str, "dataset": str, "split": str, "video_id": str, "frame": "int64", "label": "int64",
+                    "score": "float64", "perturbation": str, "level": "int64"})
+    return df.sort_values(["detector", "dataset", "perturbation", "level", "video_id", "frame"],
+                          kind="stable").reset_index(drop=True)
+
+
+def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "auto", progress: bool = True,
+              fresh: bool = False, workdir: Path) -> tuple[pd.DataFrame, list[dict], dict]:
+    """Score every unit (cached), return the predictions table, the failures and the time spent per detector."""
+    from tqdm import tqdm
+
+    from fakebench.files import content_key, write_json
+
+    cache = _cache_dir()
+    levels = [(CLEAN, 0)] + [(p.name, lv) for p in config.perturbations for lv in p.levels]
+    rows: list[tuple] = []
+    failures: list[dict] = []
+    seconds: dict[str, dict] = {}
+    for spec in config.detectors:
+        built = build_detector(spec, device=device, seed=config.seed)
+        scorer = Scorer(built, device=device, mode=config.perturb_on, seed=config.seed, workdir=workdir)
+        folder = cache / built.key
+        spent = {"units": 0, "computed": 0, "cached": 0, "seconds": 0.0}
+        for ds in datasets:
+            records = ds.videos.to_dict("records")
+            bar = tqdm(total=len(records) * len(levels), desc=f"{built.label} x {ds.name}", unit="unit",
+                       disable=not progress)
+            for row in records:
+                try:
+                    content = content_key(row["path"])
+                except OSError as err:
+                    failures.append({"detector": built.label, "dataset": ds.name, "video_id": row["video_id"],
+                                     "perturbation": "*", "level": -1, "error": f"{row['path']}: {err.strerror or err}"})
+                    log.warning("%s: cannot read %s (%s); skipped", ds.name, row["path"], err.strerror or err)
+                    bar.update(len(levels))
+                    continue
+                for name, level in levels:
+                    key = unit_key(built, content, row, name, level, config.perturb_on, config.seed)
+                    path = folder / key[:2] / f"{key}.json"
+                    record = None if fresh else _read_record(path)
+                    if record is None:
+                        try:
+                            record = scorer.score(row, name, level)
+                        except FakebenchError as err:
+                            failures.append({"detector": built.label, "dataset": ds.name, "video_id": row["video_id"],
+                                             "perturbation": name, "level": level, "error": str(err)})
+                            log.warning("%s %s (%s %d): %s", built.label, row["video_id"], name, level, err)
+                            bar.update(1)
+                            continue
+                        write_json(path, record)
+                        spent["computed"] += 1
+                        spent["seconds"] += record.get("seconds", 0.0)
+                    else:
+                        spent["cached"] += 1
+                    spent["units"] += 1
+                    rows += _rows_of(record, built.label, ds.name, row, name, level)
+                    bar.update(1)
+            bar.close()
+        spent["seconds"] = round(spent["seconds"], 2)
+        seconds[built.label] = spent
+        log.info("%s: %d units, %d computed, %d from the cache", built.label, spent["units"], spent["computed"],
+                 spent["cached"])
+    return predictions_frame(rows), failures, seconds
+
+
+def run(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", progress: bool = True,
+        fresh: bool = False, overwrite: bool = False) -> dict:
+    """Run the benchmark into the folder ``out`` and return metrics.json's content."""
+    import datetime
+
+    import pandas as pd
+
+    from fakebench.benchmarks import metrics as metrics_mod
+    from fakebench.config import save_config, to_dict
+    from fakebench.files import atomic_path, write_json
+    from fakebench.runtime import env_info, resolve_device, seed_everything
+
+    out = Path(out)
+    config = check_config(config)
+    _claim_folder(out, config, overwrite)
+    seed_everything(config.seed)
+    device = resolve_device(device)
+    env = {**env_info(device, config.seed), "started": _now(datetime)}
+    write_json(out / "env.json", env)
+    datasets = [load_dataset(spec, config.seed) for spec in config.datasets]
+    names = [d.name for d in datasets]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two data sets are named {sorted({n for n in names if names.count(n) > 1})[0]!r}; give each "
+                          "a `name:`")
+    videos = pd.concat([d.videos.rename(columns={"dataset": "index_dataset"}).assign(dataset=d.name) for d in datasets],
+                       ignore_index=True)
+    _write_parquet(videos, out / "videos.parquet")
+    with tempfile.TemporaryDirectory(prefix="fakebench-bench-") as scratch:
+        predictions, failures, spent = score_all(config, datasets, device=device, progress=progress, fresh=fresh,
+                                                 workdir=Path(scratch))
+    if predictions.empty:
+        raise FakebenchError(f"no unit could be scored ({len(failures)} failures; the first: "
+                             f"{failures[0]['error'] if failures else '-'})")
+    _write_parquet(predictions, out / "predictions.parquet")
+    m = config.metrics
+    table, comparisons = metrics_mod.evaluate(predictions, aggregation=m.aggregation, n_boot=m.bootstrap, ci=m.ci,
+                                              seed=config.seed, frame_intervals=m.frame_intervals, progress=progress)
+    result = {"schema_version": SCHEMA_VERSION, "created": _now(datetime), "aggregation": m.aggregation,
+              "bootstrap": m.bootstrap, "ci": m.ci, "perturb_on": config.perturb_on,
+              "datasets": {d.name: d.info for d in datasets}, "detectors": {
+                  b.label or b.name: {"name": b.name, "weights": b.weights, "config": b.config} for b in config.detectors},
+              "metrics": table, "comparisons": comparisons, "failures": failures, "work": spent,
+              "config": to_dict(config)}
+    write_json(out / "metrics.json", _json_safe(result))
+    with atomic_path(out / "metrics.csv") as tmp:
+        pd.DataFrame(table).to_csv(tmp, index=False)
+    if config.throughput.videos > 0:
+        from fakebench.benchmarks import throughput
+
+        paths = [str(p) for p in datasets[0].videos["path"].head(config.throughput.videos)]
+        throughput.measure_config(config, paths, out, device=device, max_frames=config.throughput.max_frames,
+                                  progress=progress)
+    env["finished"] = _now(datetime)
+    write_json(out / "env.json", env)
+    save_config(config, out / "config.yaml")
+    return result
+
+
+def _claim_folder(out: Path, config: BenchConfig, overwrite: bool) -> None:
+    """A run folder holds one config: refuse to mix another one into it unless asked to overwrite."""
+    import yaml
+
+    from fakebench.config import to_dict
+
+    previous = out / "config.yaml"
+    if previous.is_file() and not overwrite:
+        try:
+            old = yaml.safe_load(previous.read_text())
+        except (OSError, yaml.YAMLError):
+            old = None
+        if old != json.loads(json.dumps(to_dict(config))):
+            raise FakebenchError(f"{out} holds a run of another config ({previous}); use a new --out folder, or "
+                                 "--overwrite to replace it (cached predictions are reused either way)")
+    out.mkdir(parents=True, exist_ok=True)
+    from fakebench.config import save_config
+
+    save_config(config, previous)
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    from fakebench.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def _now(datetime) -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _json_safe(value):
+    """NaN/inf -> None, numpy scalars -> Python, recursively (metrics.json is strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def read_run(folder: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    """``(predictions, metrics.json)`` of a run folder, checked."""
+    import pandas as pd
+
+    folder = Path(folder)
+    need = [folder / "predictions.parquet", folder / "metrics.json"]
+    missing = [p.name for p in need if not p.is_file()]
+    if missing:
+        raise FakebenchError(f"{folder}: not a finished benchmark run (no {', '.join(missing)}); run `fakebench bench "
+                             "run --config bench.yaml --out RUN` (again: it resumes)")
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text())
+        predictions = pd.read_parquet(folder / "predictions.parquet")
+    except (OSError, ValueError) as err:
+        raise FakebenchError(f"{folder}: unreadable run files ({err}); run the benchmark again") from err
+    version = metrics.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise FakebenchError(f"{folder}/metrics.json: schema_version {version!r}; this fakebench reads up to "
+                             f"{SCHEMA_VERSION}: upgrade fakebench")
+    return predictions, metrics

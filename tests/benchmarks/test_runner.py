@@ -1,0 +1,159 @@
+"""bench run: the run folder, the cache, and an interrupted run that resumes to the same tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from fakebench.benchmarks import runner
+from fakebench.benchmarks.runner import COLUMNS, load_bench_config
+from fakebench.cli import main
+from fakebench.errors import ConfigError, FakebenchError
+from fakebench.media import write_video
+from tests.conftest import sample, synthetic_frames
+
+TINY = {"name": "classifier", "label": "tiny", "config": {"backbone": "test_efficientnet", "input_size": 32, "frames": 4}}
+
+
+def synthetic_set(root: Path) -> Path:
+    """real/ and fake/ with two small face-less clips each (cheap: MTCNN finds nothing, scores are 0.5/NaN)."""
+    for label in ("real", "fake"):
+        for k in range(2):
+            seed = k + (10 if label == "fake" else 0)
+            write_video(root / label / f"{label}{k}.mp4", synthetic_frames(8, 48, 64, seed=seed), fps=10.0)
+    return root
+
+
+def write_config(folder: Path, **overrides) -> Path:
+    config = {"detectors": [TINY], "datasets": [{"name": "syn", "layout": "folder", "root": "data"}],
+              "perturbations": [{"name": "noise", "levels": [1]}, {"name": "h264", "levels": [2]}],
+              "metrics": {"bootstrap": 50}, "seed": 3, **overrides}
+    path = folder / "bench.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_config_rejects_typos_and_impossible_entries(tmp_path):
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump({"detectors": [{"name": "blink"}], "datasets": [{"index": "x.parquet"}],
+                                    "perturbation": []}))
+    with pytest.raises(ConfigError, match="did you mean 'perturbations'"):
+        load_bench_config(path)
+    for bad, match in [({"datasets": [{"index": "a.parquet", "layout": "folder"}]}, "exactly one of index"),
+                       ({"perturbations": [{"name": "jepg"}]}, "did you mean 'jpeg'"),
+                       ({"perturbations": [{"name": "blur", "levels": [0]}]}, "level 0"),
+                       ({"detectors": [{"name": "blink"}, {"name": "blink"}]}, "listed twice"),
+                       ({"perturb_on": "faces"}, "frames or crops")]:
+        config = {"detectors": [{"name": "blink"}], "datasets": [{"index": "x.parquet"}], **bad}
+        path.write_text(yaml.safe_dump(config))
+        with pytest.raises(ConfigError, match=match):
+            load_bench_config(path)
+    path.write_text(yaml.safe_dump({"detectors": [{"name": "blink"}], "datasets": [{"index": "sub/x.parquet"}]}))
+    assert load_bench_config(path).datasets[0].index == str((tmp_path / "sub" / "x.parquet").resolve())
+
+
+def run_cli(config: Path, out: Path) -> None:
+    assert main(["bench", "run", "--config", str(config), "--out", str(out), "-q"]) == 0
+
+
+def read_tables(out: Path) -> tuple[pd.DataFrame, list[dict]]:
+    return pd.read_parquet(out / "predictions.parquet"), json.loads((out / "metrics.json").read_text())["metrics"]
+
+
+def test_an_interrupted_run_resumes_to_the_tables_of_an_uninterrupted_one(tmp_path, monkeypatch):
+    synthetic_set(tmp_path / "data")
+    config = write_config(tmp_path)
+    monkeypatch.setenv("FAKEBENCH_CACHE", str(tmp_path / "cache-a"))
+    run_cli(config, tmp_path / "whole")
+    whole, whole_metrics = read_tables(tmp_path / "whole")
+
+    monkeypatch.setenv("FAKEBENCH_CACHE", str(tmp_path / "cache-b"))
+    original = runner.Scorer.score
+    calls = {"n": 0}
+
+    def interrupted(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(runner.Scorer, "score", interrupted)
+    assert main(["bench", "run", "--config", str(config), "--out", str(tmp_path / "resumed"), "-q"]) == 130
+    assert not (tmp_path / "resumed" / "predictions.parquet").exists()
+    assert len(list((tmp_path / "cache-b" / "bench").rglob("*.json"))) == 4
+    monkeypatch.setattr(runner.Scorer, "score", original)
+    computed = {"n": 0}
+
+    def counting(self, *args, **kwargs):
+        computed["n"] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(runner.Scorer, "score", counting)
+    run_cli(config, tmp_path / "resumed")
+    assert computed["n"] == 4 * 3 - 4  # only the units the interruption left
+    resumed, resumed_metrics = read_tables(tmp_path / "resumed")
+    pd.testing.assert_frame_equal(whole, resumed)
+    assert json.dumps(whole_metrics) == json.dumps(resumed_metrics)
+
+
+def test_the_run_folder_holds_what_style_asks_for(tmp_path, monkeypatch):
+    synthetic_set(tmp_path / "data")
+    config = write_config(tmp_path, perturbations=[])
+    out = tmp_path / "run"
+    run_cli(config, out)
+    assert {p.name for p in out.iterdir()} >= {"config.yaml", "env.json", "videos.parquet", "predictions.parquet",
+                                              "metrics.json", "metrics.csv"}
+    predictions, _ = read_tables(out)
+    assert tuple(predictions.columns) == COLUMNS
+    videos = pd.read_parquet(out / "videos.parquet")
+    assert set(predictions["video_id"]) == set(videos["video_id"])  # ids from the index, never from paths
+    assert (predictions[predictions["frame"] == -1]["score"] == 0.5).all()  # no face anywhere: undecided
+    assert predictions[predictions["frame"] >= 0]["score"].isna().all()
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["schema_version"] == runner.SCHEMA_VERSION and doc["datasets"]["syn"]["split"] == "all"
+    assert doc["datasets"]["syn"]["split_by"] == "none" and doc["aggregation"] == "mean"
+    env = json.loads((out / "env.json").read_text())
+    assert env["seed"] == 3 and env["device"] == "cpu" and "packages" in env and env["finished"]
+    again = load_bench_config(out / "config.yaml")  # the saved config runs again as is
+    assert again.seed == 3 and again.datasets[0].root == str((tmp_path / "data").resolve())
+    other = write_config(tmp_path, perturbations=[], seed=4)
+    with pytest.raises(FakebenchError, match="another config"):
+        runner.run(load_bench_config(other), out, progress=False)
+
+
+@pytest.mark.media
+def test_real_faces_through_every_path(tmp_path, monkeypatch):
+    """Real sample faces, perturbed before detection and on crops: frames scored, resumable, deterministic."""
+    d, e = sample("D")[0], sample("E")[0]
+    (tmp_path / "data" / "real").mkdir(parents=True)
+    (tmp_path / "data" / "fake").mkdir(parents=True)
+    (tmp_path / "data" / "real" / "d.mp4").symlink_to(d)
+    (tmp_path / "data" / "fake" / "e.mp4").symlink_to(e)
+    perturbations = [{"name": "blur", "levels": [5]}, {"name": "h264", "levels": [5]}]
+    frames_cfg = write_config(tmp_path, perturbations=perturbations)
+    out = tmp_path / "frames"
+    run_cli(frames_cfg, out)
+    pred, metrics = read_tables(out)
+    frames = pred[pred["frame"] >= 0]
+    scored = frames.groupby(["video_id", "perturbation"])["score"].apply(lambda s: s.notna().sum())
+    assert (scored.xs("none", level="perturbation") >= 3).all()  # faces found in the clean clips
+    clean = frames[frames["perturbation"] == "none"].set_index(["video_id", "frame"])["score"]
+    blurred = frames[frames["perturbation"] == "blur"].set_index(["video_id", "frame"])["score"]
+    common = clean.index.intersection(blurred.index)
+    assert (clean.loc[common] - blurred.loc[common]).abs().max() > 1e-4  # the detector saw the perturbation
+    assert {r["unit"] for r in metrics} == {"video", "frame"}
+    monkeypatch.setattr(runner.Scorer, "score", lambda *a, **k: pytest.fail("should come from the cache"))
+    run_cli(frames_cfg, tmp_path / "again")
+    pd.testing.assert_frame_equal(pred, pd.read_parquet(tmp_path / "again" / "predictions.parquet"))
+    monkeypatch.undo()
+    crops_cfg = write_config(tmp_path, perturbations=perturbations, perturb_on="crops")
+    run_cli(crops_cfg, tmp_path / "crops")
+    crops, _ = read_tables(tmp_path / "crops")
+    on_crops = crops[(crops["frame"] >= 0) & (crops["perturbation"] == "none")]
+    pd.testing.assert_frame_equal(on_crops.reset_index(drop=True),
+                                  frames[frames["perturbation"] == "none"].reset_index(drop=True))
+    assert set(crops[crops["frame"] >= 0]["frame"]) == set(frames[frames["perturbation"] == "none"]["frame"])
