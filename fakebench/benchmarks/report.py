@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,8 @@ import numpy as np
 from fakebench.errors import FakebenchError
 
 log = logging.getLogger("fakebench.benchmarks")
+
+Section = tuple[str, str, object]  # (title, "text" | "table" | "image", paragraphs | (header, rows) | PNG bytes)
 
 _METRIC_HEADERS = (("auc", "AUC"), ("ap", "AP"), ("eer", "EER"), ("acc", "Acc@0.5"), ("tpr_fpr1", "TPR@1%FPR"),
                    ("tpr_fpr5", "TPR@5%FPR"))
@@ -225,55 +228,66 @@ def robustness_plot(runs: list[Run]) -> bytes | None:
 
 
 def masks_plot(runs: list[Run], limit: int = 4) -> bytes | None:
-    """A few fake frames beside their masks (generated sets record a mask per output frame)."""
-    from fakebench.media import iter_frames
-
+    """A few fakes (one per source -> target pair first): the real input frame where the index has the
+    original, the swapped frame, and the swapped region (generated sets record a mask per output frame)."""
     picks = []
     for run in runs:
         v = run.videos
         if v is None or "mask_path" not in v.columns:
             continue
         fakes = v[(v["label"] == 1) & (v["mask_path"].fillna("") != "")].sort_values("video_id")
-        for row in fakes.head(limit - len(picks)).to_dict("records"):
-            picks.append((run, row))
+        # one fake per (target, source) pair first, so both directions of a swap show up
+        order = fakes.assign(_n=fakes.groupby(["target_id", "source_id"]).cumcount()).sort_values(["_n", "video_id"])
+        originals = {r["video_id"]: r for r in v[v["label"] == 0].to_dict("records")}
+        for row in order.head(limit - len(picks)).to_dict("records"):
+            picks.append((run, row, originals.get(row.get("original_id") or "")))
         if len(picks) >= limit:
             break
-    shown = []
-    for run, row in picks:
-        try:
-            with np.load(row["mask_path"]) as data:
-                masks = data["masks"]
-            t = len(masks) // 2
-            frame = next(iter(iter_frames(row["path"], [t])))[1]
-        except (OSError, KeyError, ValueError, StopIteration, FakebenchError) as err:
-            log.warning("%s: cannot show its mask (%s)", row["video_id"], err)
-            continue
-        mask = masks[t]
-        if mask.shape != frame.shape[:2]:  # masks stored at another size than the video
-            import cv2
-
-            mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
-        mask = mask > 127
-        scores = run.predictions[(run.predictions["video_id"] == row["video_id"]) & (run.predictions["frame"] == -1)
-                                 & (run.predictions["perturbation"] == "none")]
-        verdicts = ", ".join(f"{d} {s:.2f}" for d, s in zip(scores["detector"], scores["score"]))
-        shown.append((row, t, frame, mask, verdicts))
+    shown = [item for run, row, original in picks if (item := _mask_panel(run, row, original)) is not None]
     if not shown:
         return None
-    fig = _figure(6.4, 2.6 * len(shown))
-    for i, (row, t, frame, mask, verdicts) in enumerate(shown):
-        ax = fig.add_subplot(len(shown), 2, 2 * i + 1)
-        ax.imshow(frame)
-        ax.set_title(f"{row['video_id'][:40]} frame {t}", fontsize=7)
-        ax.axis("off")
-        ax = fig.add_subplot(len(shown), 2, 2 * i + 2)
+    fig = _figure(9.6, 2.6 * len(shown))
+    for i, (row, t, real, frame, mask, verdicts) in enumerate(shown):
         overlay = frame.astype(np.float32) / 255
         overlay[mask] = overlay[mask] * 0.5 + np.array([1.0, 0.0, 0.0]) * 0.5
-        ax.imshow(overlay)
-        ax.set_title(f"swapped region; P(fake): {verdicts or '-'}", fontsize=7)
-        ax.axis("off")
+        who = f"{row.get('target_id')} wearing {row.get('source_id')}"
+        for j, (image, title) in enumerate(((real, f"input, frame {t} of the clip"), (frame, f"swapped: {who}"),
+                                            (overlay, f"swapped region; P(fake): {verdicts or '-'}"))):
+            ax = fig.add_subplot(len(shown), 3, 3 * i + j + 1)
+            if image is not None:
+                ax.imshow(image)
+            ax.set_title(title if image is not None else "input: not in this index", fontsize=7)
+            ax.axis("off")
     fig.tight_layout()
     return _png(fig)
+
+
+def _mask_panel(run: Run, row: dict, original: dict | None):
+    """``(row, t, input frame or None, fake frame, bool mask, verdicts)`` of a fake's middle frame, or None."""
+    from fakebench.media import iter_frames
+
+    try:
+        with np.load(row["mask_path"]) as data:
+            masks = data["masks"]
+        t = len(masks) // 2
+        frame = next(iter(iter_frames(row["path"], [t])))[1]
+        real = None
+        if original is not None:
+            start = original.get("start_frame")
+            start = 0 if start is None or (isinstance(start, float) and math.isnan(start)) else int(start)
+            real = next(iter(iter_frames(original["path"], [start + t])))[1]
+    except (OSError, KeyError, ValueError, StopIteration, FakebenchError) as err:
+        log.warning("%s: cannot show its mask (%s)", row["video_id"], err)
+        return None
+    mask = masks[t]
+    if mask.shape != frame.shape[:2]:  # masks stored at another size than the video
+        import cv2
+
+        mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
+    scores = run.predictions[(run.predictions["video_id"] == row["video_id"]) & (run.predictions["frame"] == -1)
+                             & (run.predictions["perturbation"] == "none")]
+    verdicts = ", ".join(f"{d} {s:.2f}" for d, s in zip(scores["detector"], scores["score"]))
+    return row, t, real, frame, mask > 127, verdicts
 
 
 def curve_plot(runs: list[Run]) -> bytes | None:
@@ -323,8 +337,13 @@ def _about(runs: list[Run]) -> list[str]:
 
 
 def build(folders: list[str | os.PathLike], out: str | os.PathLike, *, title: str = "fakebench benchmark",
-          markdown: bool = True) -> dict[str, Path]:
-    """Write ``out`` (HTML) and, with ``markdown``, ``out`` with suffix .md plus its PNGs; returns the paths."""
+          markdown: bool = True, before: Sequence[Section] = (), after: Sequence[Section] = ()) -> dict[str, Path]:
+    """Write ``out`` (HTML) and, with ``markdown``, ``out`` with suffix .md plus its PNGs; returns the paths.
+
+    ``before`` / ``after``: sections of the caller's own, ``(title, kind, content)`` with kind ``text``
+    (a list of paragraphs), ``table`` (header, rows) or ``image`` (PNG bytes), put before the run
+    sections and after them.
+    """
     from fakebench.files import atomic_path
 
     if not folders:
@@ -333,7 +352,7 @@ def build(folders: list[str | os.PathLike], out: str | os.PathLike, *, title: st
     if out.suffix.lower() not in (".html", ".htm"):
         raise FakebenchError(f"{out}: the report is HTML; name it *.html (the Markdown twin goes beside it)")
     runs = load_runs(folders)
-    sections: list[tuple[str, str, object]] = []  # (title, kind, content)
+    sections: list[Section] = [*before]
     sections.append(("About these runs", "text", _about(runs)))
     sections.append(("Metrics on the clean videos (95 % interval)", "table", metrics_table(runs)))
     comparisons = comparisons_table(runs)
@@ -344,7 +363,7 @@ def build(folders: list[str | os.PathLike], out: str | os.PathLike, *, title: st
         sections.append(("Throughput (whole pipeline, per stage)", "table", throughput))
     for name, maker in (("ROC curves", roc_plot), ("Robustness: AUC against perturbation level", robustness_plot),
                         ("Detectability against generator training step", curve_plot),
-                        ("Fakes and their masks", masks_plot)):
+                        ("Fakes: input, swapped frame, swapped region", masks_plot)):
         png = maker(runs)
         if png is not None:
             sections.append((name, "image", png))
@@ -352,6 +371,7 @@ def build(folders: list[str | os.PathLike], out: str | os.PathLike, *, title: st
     perturbed = (perturbed[0], [r for r in perturbed[1] if r[2 if len(runs) == 1 else 3] != "none"])
     if perturbed[1]:
         sections.append(("All perturbed rows", "table", perturbed))
+    sections += after
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
              "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
@@ -389,12 +409,4 @@ def build(folders: list[str | os.PathLike], out: str | os.PathLike, *, title: st
         with atomic_path(md_path) as tmp:
             tmp.write_text("\n".join(md) + "\n")
         written["markdown"] = md_path
-    for path in written.values():  # atomic_path's temporary files are private (0600); a report is for sharing
-        _readable(path)
     return written
-
-
-def _readable(path: Path) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)

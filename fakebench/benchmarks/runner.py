@@ -3,7 +3,7 @@
 A benchmark config (YAML, ``BenchConfig``)::
 
     detectors:
-      - {name: blink}
+      - {name: blink, perturb: false}                          # clean videos only (it reads every frame)
       - {name: artifacts, weights: runs/artifacts/best.pt}
       - {name: classifier, label: tiny, config: {backbone: test_efficientnet, input_size: 32, frames: 8}}
     datasets:
@@ -75,6 +75,7 @@ class DetectorSpec:
     weights: str | None = None  # trained weights / settings file (relative to the config file)
     label: str = ""  # its name in the tables; default: name (give one when a detector appears twice)
     config: dict[str, Any] = field(default_factory=dict)  # options of the detector's config class (no weights)
+    perturb: bool = True  # also score it under the perturbations (false: clean only, e.g. a slow every-frame detector)
 
 
 @dataclass(frozen=True)
@@ -461,7 +462,7 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
     from fakebench.files import content_key, write_json
 
     cache = _cache_dir()
-    levels = [(CLEAN, 0)] + [(p.name, lv) for p in config.perturbations for lv in p.levels]
+    all_levels = [(CLEAN, 0)] + [(p.name, lv) for p in config.perturbations for lv in p.levels]
     rows: list[tuple] = []
     failures: list[dict] = []
     seconds: dict[str, dict] = {}
@@ -470,6 +471,7 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
         scorer = Scorer(built, device=device, mode=config.perturb_on, seed=config.seed, workdir=workdir)
         folder = cache / built.key
         spent = {"units": 0, "computed": 0, "cached": 0, "seconds": 0.0}
+        levels = all_levels if spec.perturb else all_levels[:1]
         for ds in datasets:
             records = ds.videos.to_dict("records")
             bar = tqdm(total=len(records) * len(levels), desc=f"{built.label} x {ds.name}", unit="unit",

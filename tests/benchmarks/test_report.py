@@ -42,7 +42,7 @@ def test_report_builds_from_a_run_folder(tmp_path):
     out = tmp_path / "out" / "report.html"
     assert main(["bench", "report", str(folder), "--out", str(out), "-q"]) == 0
     page = out.read_text()
-    for heading in ("Metrics on the clean videos", "Throughput", "ROC curves", "Robustness", "Fakes and their masks",
+    for heading in ("Metrics on the clean videos", "Throughput", "ROC curves", "Robustness", "Fakes: input, swapped frame",
                     "DeLong", "All perturbed rows"):
         assert heading in page, heading
     assert len(re.findall(r"src='data:image/png;base64,", page)) == 3  # ROC, robustness, masks: nothing linked

@@ -125,6 +125,16 @@ def test_the_run_folder_holds_what_style_asks_for(tmp_path, monkeypatch):
         runner.run(load_bench_config(other), out, progress=False)
 
 
+def test_a_detector_can_be_kept_out_of_the_perturbation_sweep(tmp_path):
+    synthetic_set(tmp_path / "data")
+    clean_only = {**TINY, "label": "clean-only", "perturb": False}
+    config = write_config(tmp_path, detectors=[TINY, clean_only])
+    run_cli(config, tmp_path / "run")
+    predictions, _ = read_tables(tmp_path / "run")
+    kinds = predictions.groupby("detector")["perturbation"].unique()
+    assert set(kinds["tiny"]) == {"none", "noise", "h264"} and set(kinds["clean-only"]) == {"none"}
+
+
 @pytest.mark.media
 def test_real_faces_through_every_path(tmp_path, monkeypatch):
     """Real sample faces, perturbed before detection and on crops: frames scored, resumable, deterministic."""
