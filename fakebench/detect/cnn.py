@@ -71,9 +71,10 @@ def create_backbone(config: CNNConfig, *, init: str = "imagenet", weights: str |
         head |= {h.replace(".weight", ".bias") for h in head}
         source = Path(weights) if weights is not None else (offline_imagenet_weights(config.backbone)
                                                             if init == "imagenet" else None)
-        if source is None:
-            log.info("backbone %s starts from random weights (no offline ImageNet weights for it; pass --weights "
-                     "local.pth to start from your own)", config.backbone)
+        if source is None:  # said only when ImageNet weights were asked for (loading a checkpoint asks for none)
+            (log.info if init == "imagenet" else log.debug)(
+                "backbone %s starts from random weights (no offline ImageNet weights for it; pass --weights "
+                "local.pth to start from your own)", config.backbone)
         else:
             _load_backbone(model, source, head)
     return model

@@ -1,0 +1,69 @@
+"""`fakebench demo --preset smoke`: every stage runs on the real sample faces, the run folder holds
+what the README promises, a rerun keeps everything, and a changed request is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from fakebench.cli import main
+from fakebench.demo import STAGES, _cut
+from tests.conftest import sample
+
+
+def test_clips_are_cut_back_to_back_or_spread():
+    assert _cut(100, 700, 240, 3, spread=False) == [(100, 340), (340, 580)]
+    assert _cut(100, 700, 240, 2, spread=True) == [(100, 340), (460, 700)]
+    assert _cut(0, 150, 240, 3, spread=False) == [(0, 150)]  # shorter than a clip: the whole range
+    assert _cut(5, 5, 240, 3, spread=False) == []
+
+
+@pytest.mark.media
+@pytest.mark.slow
+def test_smoke_demo_runs_every_stage_and_reruns_from_its_files(tmp_path, capsys):
+    for sample_id in ("A", "B", "C", "D", "E", "ORL"):
+        sample(sample_id)
+    out = tmp_path / "demo"
+    assert main(["demo", "--preset", "smoke", "--out", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "segment-disjoint" in printed and "| artifacts |" in printed and "stage timings" in printed
+
+    state = json.loads((out / "demo.json").read_text())
+    assert set(state["stages"]) == set(STAGES) and state["preset"] == "smoke"
+    assert state["stages"]["generator"]["step"] == 30
+    assert {p.name for p in out.iterdir()} >= {"demo.json", "generator", "fakes", "index.parquet", "detectors",
+                                              "bench", "figures", "report.html", "report.md"}
+
+    index = pd.read_parquet(out / "index.parquet")
+    test, train = index[index.split == "test"], index[index.split == "train"]
+    assert set(test.label) == {0, 1} and set(train.label) == {0, 1}
+    assert {"C", "D", "E"} <= set(test[test.label == 0].target_id)  # people no model saw
+    # segment-disjoint: no real clip of A/B in the test split overlaps a training clip of the same video
+    for path, rows in index[index.label == 0].dropna(subset=["start_frame"]).groupby("path"):
+        for t in rows[rows.split == "test"].itertuples():
+            for r in rows[rows.split == "train"].itertuples():
+                assert t.start_frame >= r.stop_frame or t.stop_frame <= r.start_frame, path
+    for fake in test[test.label == 1].itertuples():  # each test fake: its manifest, its masks, its real clip
+        manifest = json.loads((out / "fakes" / "test" / fake.path.split("/")[-1]).with_suffix(".json").read_text())
+        assert manifest["identities"]["source"] != manifest["identities"]["target"]
+        assert fake.original_id in set(test.video_id)
+
+    metrics = json.loads((out / "bench" / "metrics.json").read_text())
+    assert metrics["schema_version"] == 1 and metrics["datasets"]["demo"]["split_by"] == "segment"
+    clean = [r for r in metrics["metrics"] if r["perturbation"] == "none" and r["unit"] == "video"]
+    assert {r["detector"] for r in clean} == {"blink", "artifacts", "classifier"}
+    assert all(0 <= r["auc"] <= 1 and r["auc_lo"] <= r["auc"] <= r["auc_hi"] for r in clean)
+    perturbed = {r["detector"] for r in metrics["metrics"] if r["perturbation"] != "none"}
+    assert perturbed == {"artifacts", "classifier"}  # blink reads every frame: clean only
+    html = (out / "report.html").read_text()
+    for heading in ("what it can and cannot show", "Stage timings", "Fakes: input, swapped frame", "Blink trace",
+                    "identity transfer", "Detector training", "ROC curves", "Throughput"):
+        assert heading in html
+
+    before = {p: p.stat().st_mtime_ns for p in (out / "report.html", out / "generator" / "checkpoint.pt")}
+    assert main(["demo", "--preset", "smoke", "--out", str(out), "-q"]) == 0  # a rerun keeps every stage
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    assert main(["demo", "--preset", "cpu", "--out", str(out), "-q"]) == 2  # another preset: refused
+    assert "preset 'smoke'" in capsys.readouterr().err
