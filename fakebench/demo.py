@@ -19,7 +19,7 @@ The run folder (``--out``, default ``runs/demo``)::
     generator/       the generator run (checkpoint, log.csv, previews, data.json with held-out ranges)
     fakes/test/      converted held-out clips: <name>.mp4, .masks.npz, .json manifest
     fakes/train/     converted training clips (classifier training only)
-    index.parquet    the benchmark set, segment-disjoint split
+    index.parquet    the benchmark set, segment-disjoint split (index-pairs.parquet: its A/B rows only)
     detectors/       artifacts/ and classifier/ training runs (best.pt, history.csv)
     bench/           the `fakebench bench run` folder (metrics.json, predictions.parquet, ...)
     figures/         PNGs drawn from the saved files
@@ -85,7 +85,7 @@ class Preset:
 
 PRESETS = {
     "cpu": Preset("cpu", source_seconds=None, gen_minutes=5.0, gen_steps=None, gen_size=64, gen_width=64,
-                  gen_latent=512, gen_batch=8, clip_seconds=10.0, test_clips=3, train_clip_seconds=4.0, train_clips=2,
+                  gen_latent=512, gen_batch=8, clip_seconds=10.0, test_clips=5, train_clip_seconds=4.0, train_clips=2,
                   convert_detect_every=4, backbone="tf_efficientnet_lite0", det_size=128, det_frames=32, art_epochs=3,
                   cls_epochs=3, art_faces=96, orl_people=20, perturbations=(("jpeg", (2, 4)), ("blur", (2, 4))),
                   perturb_on="frames", bootstrap=1000, throughput_videos=2, eval_frames=24),
@@ -151,6 +151,7 @@ def _load_state(out: Path, p: Preset, seed: int) -> dict:
         if state.get("preset") != p.name or state.get("seed") != seed:
             raise ConfigError(f"{out} holds a demo run with preset {state.get('preset')!r} and seed "
                               f"{state.get('seed')}; asked for {p.name!r} and {seed}: use another --out or delete it")
+        state["settings"] = dataclasses.asdict(p)  # stages run from now on use these (finished ones are kept)
         return state
     out.mkdir(parents=True, exist_ok=True)
     return {"preset": p.name, "seed": seed, "settings": dataclasses.asdict(p), "stages": {}}
@@ -170,6 +171,7 @@ class Demo:
         self.gen_run = out / "generator"
         self.fakes = out / "fakes"
         self.index_path = out / "index.parquet"
+        self.pairs_path = out / "index-pairs.parquet"  # A and B only: each fake beside the real clip it came from
         self.det_dir = out / "detectors"
         self.bench_dir = out / "bench"
         self.figures = out / "figures"
@@ -323,6 +325,9 @@ class Demo:
                  "segments (the classifier trains on these)", "gap_seconds": 2.0}
         df = build_index(records, {"layout": "demo", "root": str(self.fakes.resolve()), "splits": [split]})
         save_index(df, self.index_path)
+        pairs = df[df["target_id"].isin(list(PEOPLE))].reset_index(drop=True)
+        pairs.attrs = dict(df.attrs)
+        save_index(pairs, self.pairs_path)
         summary = counts(df)
         log.info("benchmark set: %s", json.dumps(summary))
         return {"videos": len(df), "test_real": int(((df.split == "test") & (df.label == 0)).sum()),
@@ -420,7 +425,8 @@ class Demo:
             detectors=(DetectorSpec("blink", perturb=False),
                        DetectorSpec("artifacts", weights=str((self.det_dir / "artifacts" / "best.pt").resolve())),
                        DetectorSpec("classifier", weights=str((self.det_dir / "classifier" / "best.pt").resolve()))),
-            datasets=(DatasetSpec(name="demo", index=str(self.index_path.resolve()), split="test"),),
+            datasets=(DatasetSpec(name="demo", index=str(self.index_path.resolve()), split="test"),
+                      DatasetSpec(name="pairs", index=str(self.pairs_path.resolve()), split="test")),
             perturbations=tuple(PerturbationSpec(n, levels) for n, levels in self.p.perturbations),
             perturb_on=self.p.perturb_on, metrics=MetricsConfig(bootstrap=self.p.bootstrap),
             throughput=ThroughputConfig(videos=self.p.throughput_videos, max_frames=240), seed=self.seed)
@@ -471,18 +477,29 @@ def _summary(summary: dict) -> dict:
     return {k: summary.get(k) for k in ("epochs_done", "best_val_auc", "train_crops", "val_crops", "finished")}
 
 
-def headline(out: Path) -> str:
-    """The clean test-split metrics as a Markdown table (also in the report)."""
+def headline_table(out: Path) -> tuple[str, list[str], list[list[str]]]:
+    """``(what was scored, header, rows)`` of the clean test-split metrics: all test videos, and A/B only
+    (each fake beside the real clip it was made from, so footage differences cannot help)."""
     doc = json.loads((Path(out) / "bench" / "metrics.json").read_text())
-    info = doc["datasets"]["demo"]
-    lines = [f"test split ({info['split_by']}-disjoint): {info['real']} real and {info['fake']} fake videos", "",
-             "| detector | video AUC [95 % CI] | frame AUC [95 % CI] | video EER |", "|---|---|---|---|"]
-    rows = [r for r in doc["metrics"] if r["perturbation"] == "none"]
+    info, pairs = doc["datasets"]["demo"], doc["datasets"].get("pairs", {})
+    intro = (f"test split ({info['split_by']}-disjoint): {info['real']} real and {info['fake']} fake videos; "
+             f"A/B only: {pairs.get('real')} real clips and the {pairs.get('fake')} fakes made from them")
+    header = ["detector", "video AUC [95 % CI]", "frame AUC [95 % CI]", "video EER", "video AUC, A/B only"]
+    rows = []
+    clean = [r for r in doc["metrics"] if r["perturbation"] == "none"]
     for name in doc["detectors"]:
-        cells = {r["unit"]: r for r in rows if r["detector"] == name}
-        video, frame = cells.get("video", {}), cells.get("frame", {})
-        lines.append(f"| {name} | {_ci(video, 'auc')} | {_ci(frame, 'auc') if frame else '-'} | {_f(video.get('eer'))} |")
-    return "\n".join(lines)
+        cells = {(r["dataset"], r["unit"]): r for r in clean if r["detector"] == name}
+        video, frame = cells.get(("demo", "video"), {}), cells.get(("demo", "frame"))
+        rows.append([name, _ci(video, "auc"), _ci(frame, "auc") if frame else "-", _f(video.get("eer")),
+                     _ci(cells.get(("pairs", "video"), {}), "auc")])
+    return intro, header, rows
+
+
+def headline(out: Path) -> str:
+    """The headline table as Markdown (printed at the end of the demo)."""
+    intro, header, rows = headline_table(out)
+    return "\n".join([intro, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                      *("| " + " | ".join(row) + " |" for row in rows)])
 
 
 def _f(value) -> str:

@@ -27,8 +27,12 @@ log = logging.getLogger("fakebench.demo")
 
 def sections(demo: Demo) -> tuple[list[Section], list[Section]]:
     """``(before, after)`` the benchmark sections."""
+    from fakebench.demo import headline_table
+
     evaluation = swap_evaluation(demo)
-    before: list[Section] = [("What this run is, and what it can and cannot show", "text", about(demo, evaluation)),
+    intro, header, rows = headline_table(demo.out)
+    before: list[Section] = [("Headline: " + intro, "table", (header, rows)),
+                             ("What this run is, and what it can and cannot show", "text", about(demo, evaluation)),
                              ("Stage timings", "table", timings_table(demo))]
     after: list[Section] = []
     preview = demo.gen_run / "preview.png"
@@ -79,7 +83,9 @@ def about(demo: Demo, evaluation: dict) -> list[str]:
         "What it cannot show: anything about other people, other generators or other compression. For that, index "
         "FaceForensics++, Celeb-DF or DFDC with `fakebench data index` and score them with `fakebench bench run`. "
         "Confounds here: A and B's clips (real and fake) come from two videos, C, D, E from others, so a detector can "
-        "partly tell footage apart instead of fakes; B blinks about twice a minute on camera, so the blink heuristic "
+        "partly tell footage apart instead of fakes; the data set `pairs` (A/B only: every fake beside the real clip "
+        "it was made from) removes that help, compare its rows with `demo`'s. B blinks about twice a minute on "
+        "camera, so the blink heuristic "
         "calls real B fake; clips shorter than 10 s leave it undecided (0.5).",
         f"The swaps: {_pairs(shares)} of fake frames are nearer the pasted person than the driving one in dlib's "
         f"face embedding, but the same pipeline pasting a fixed average face scores {_pairs(controls)}, so that share "

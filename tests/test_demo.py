@@ -29,6 +29,7 @@ def test_smoke_demo_runs_every_stage_and_reruns_from_its_files(tmp_path, capsys)
     assert main(["demo", "--preset", "smoke", "--out", str(out), "-q"]) == 0
     printed = capsys.readouterr().out
     assert "segment-disjoint" in printed and "| artifacts |" in printed and "stage timings" in printed
+    assert "A/B only" in printed
 
     state = json.loads((out / "demo.json").read_text())
     assert set(state["stages"]) == set(STAGES) and state["preset"] == "smoke"
@@ -52,13 +53,15 @@ def test_smoke_demo_runs_every_stage_and_reruns_from_its_files(tmp_path, capsys)
 
     metrics = json.loads((out / "bench" / "metrics.json").read_text())
     assert metrics["schema_version"] == 1 and metrics["datasets"]["demo"]["split_by"] == "segment"
+    pairs = metrics["datasets"]["pairs"]  # A/B only: the fakes and the real clips they were made from
+    assert pairs["fake"] == metrics["datasets"]["demo"]["fake"] and pairs["real"] < metrics["datasets"]["demo"]["real"]
     clean = [r for r in metrics["metrics"] if r["perturbation"] == "none" and r["unit"] == "video"]
     assert {r["detector"] for r in clean} == {"blink", "artifacts", "classifier"}
     assert all(0 <= r["auc"] <= 1 and r["auc_lo"] <= r["auc"] <= r["auc_hi"] for r in clean)
     perturbed = {r["detector"] for r in metrics["metrics"] if r["perturbation"] != "none"}
     assert perturbed == {"artifacts", "classifier"}  # blink reads every frame: clean only
     html = (out / "report.html").read_text()
-    for heading in ("what it can and cannot show", "Stage timings", "Fakes: input, swapped frame", "Blink trace",
+    for heading in ("Headline", "what it can and cannot show", "Stage timings", "Fakes: input, swapped frame", "Blink trace",
                     "identity transfer", "Detector training", "ROC curves", "Throughput"):
         assert heading in html
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from fakebench.generate.data import DataConfig, Source
-from fakebench.generate.train import Trainer, TrainConfig
+from fakebench.generate.train import TrainConfig, Trainer
 from tests.conftest import sample
 
 pytestmark = pytest.mark.media
