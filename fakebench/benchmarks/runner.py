@@ -322,9 +322,7 @@ class Scorer:
         self.mode = mode
         self.seed = seed
         self.extractor = extractor_for(self.detector, device=device, use_cache=use_face_cache)
-        # perturbed frames are never face-cached; their content hashes are memoised in the run's scratch folder
-        self.scratch = extractor_for(self.detector, device=device, use_cache=False)
-        self.scratch.cache_dir = workdir
+        self.scratch = extractor_for(self.detector, device=device, use_cache=False)  # perturbed frames: never cached
         self.workdir = workdir
 
     def score(self, row: dict, perturbation: str, level: int) -> dict:

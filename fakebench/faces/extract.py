@@ -89,6 +89,9 @@ class FaceExtractor:
                 wanted = sample_indices(n_video, count=count, stride=every, start=start, stop=stop)
             if len(wanted) == 0:
                 raise MediaError(f"{path}: no frames to sample in [{start}, {stop}) of {n_video} frames")
+        frames = [(0, image)] if is_image(path) else iter_frames(path, wanted)
+        if not self.use_cache:  # nothing read from or written to the cache, not even the content hash
+            return self._run(frames, path, fps, width, height, n_video, len(wanted), progress)
         cache = self.cache_dir or cache_root()
         geometry_key = stable_hash({"content": content_key(path, cache), "frames": wanted.tolist(),
                                     "detector": self.detector.settings(),
@@ -100,12 +103,12 @@ class FaceExtractor:
         geometry_file = folder / f"{geometry_key}.npz"
         track_file = folder / f"{geometry_key}-{crops_key}.npz"
 
-        if self.use_cache and track_file.exists():
+        if track_file.exists():
             try:
                 return self._relabel(FaceTrack.load(track_file), path)
             except MediaError:
                 log.warning("ignoring unreadable cache file %s", track_file)
-        if self.use_cache and geometry_file.exists():
+        if geometry_file.exists():
             try:
                 track = self._rewarp(FaceTrack.load(geometry_file), path, progress)
             except MediaError:
@@ -114,11 +117,9 @@ class FaceExtractor:
                 track.save(track_file)
                 return self._relabel(track, path)
 
-        frames = [(0, image)] if is_image(path) else iter_frames(path, wanted)
         track = self._run(frames, path, fps, width, height, n_video, len(wanted), progress)
-        if self.use_cache:
-            track.save(geometry_file, with_crops=False)
-            track.save(track_file)
+        track.save(geometry_file, with_crops=False)
+        track.save(track_file)
         return track
 
     def extract_frames(self, frames: np.ndarray, indices: Iterable[int] | None = None, *, fps: float = 0.0,

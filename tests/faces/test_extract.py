@@ -89,6 +89,13 @@ def test_cache_follows_content_not_path(tmp_path, franck, track_a):
     assert ex.detector._mtcnn is None and track.source == str(copy)
 
 
+def test_without_the_cache_nothing_is_written_there(tmp_path, franck, track_a):
+    ex = FaceExtractor(size=128, device="cpu", use_cache=False, cache_dir=tmp_path / "cache")
+    track = ex.extract(franck, count=8, progress=False)
+    assert track.n_with_face == 8 and ex.detector._mtcnn is not None  # detected afresh
+    assert not (tmp_path / "cache").exists()
+
+
 def test_video_without_a_face():
     track = FaceExtractor(size=64, device="cpu").extract(sample("NOFACE")[0], count=12, progress=False)
     # 12 frames spread over the 98 the header claims; the last (97) does not decode (95 do)
