@@ -12,6 +12,10 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+# Tests run tiny models, often beside other jobs: sleeping OpenMP threads keep them from spinning
+# (a tiny training step took 2.2 s spinning vs 0.18 s passive on a shared 2-core machine). Not the
+# program's default: on an idle machine passive waits cost the real generator ~25 % (BENCHMARKS.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pathlib import Path  # noqa: E402
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -123,17 +122,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     preview.set_defaults(func=cmd_preview)
 
 
-def _polite_threads() -> None:
-    """Let torch's OpenMP threads sleep rather than spin while they wait (only effective before torch loads).
-
-    Measured on the 2-core machine shared with other jobs: a tiny training step took 2.2 s with
-    OpenMP's default spin-waiting and 0.18 s with OMP_WAIT_POLICY=PASSIVE. A value already in the
-    environment wins.
-    """
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def _checkpoint_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--checkpoint", type=Path, help="a checkpoint file (default RUN/checkpoint.pt, the latest)")
@@ -213,7 +201,6 @@ def train_config_from_args(args: argparse.Namespace, identities: dict | None):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    _polite_threads()
     from fakebench.generate.train import CHECKPOINT, Trainer
 
     identities = _identities(args)
@@ -245,7 +232,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    _polite_threads()
     from fakebench.generate.convert import convert
 
     settings = _settings(args, codec=args.codec, crf=args.crf, detect_every=args.detect_every)
@@ -261,7 +247,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    _polite_threads()
     from fakebench.generate.evaluate import evaluate, format_report
 
     if args.frames < 3:
@@ -273,7 +258,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    _polite_threads()
     import shutil
 
     from fakebench.generate.train import Trainer, load_run_config
