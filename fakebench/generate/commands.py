@@ -134,7 +134,8 @@ def _blend_options(parser: argparse.ArgumentParser) -> None:
                        help="alpha (default) or Poisson blending (cv2.seamlessClone)")
     group.add_argument("--colour", choices=("reinhard", "hist", "none"), default="reinhard",
                        help="colour match to the driving face: Reinhard LAB mean/std (default), histogram, none")
-    group.add_argument("--mask-erode", type=float, default=0.05, help="hull erosion, fraction of face size (default 0.05)")
+    group.add_argument("--mask-erode", type=float, default=0.0,
+                       help="shrink the landmark hull by this fraction of the face size (default 0: replace all of it)")
     group.add_argument("--mask-blur", type=float, default=0.1, help="feather width, fraction of face size (default 0.1)")
 
 

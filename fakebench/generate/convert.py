@@ -41,7 +41,10 @@ class ConvertSettings:
 
     blend: Literal["alpha", "seamless"] = "alpha"
     colour: Literal["reinhard", "hist", "none"] = "reinhard"
-    mask_erode: float = 0.05  # the landmark hull shrinks by this fraction of the face size (sqrt of hull area)
+    # The landmark hull shrinks by this fraction of the face size (sqrt of hull area). 0: the whole hull is replaced.
+    # Measured on two 5-min CPU runs: at 0.05 the driving person's brows and outline stay and dlib put only 0.00-0.31
+    # of B->A frames nearer A; at 0 it put 0.96-1.00 (A->B 1.00 either way).
+    mask_erode: float = 0.0
     mask_blur: float = 0.1  # feather width as a fraction of the face size (Gaussian kernel side)
     codec: Literal["h264", "mp4v"] = "h264"  # h264 carries the synthetic tag in its metadata; mp4v cannot
     crf: int = 18  # h264 quality (0 lossless .. 51); 18 is visually lossless, detectors see compression separately

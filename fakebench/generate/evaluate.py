@@ -7,6 +7,8 @@ frames of X, the full convert pipeline makes the fake frame, then:
   mean embedding of real training frames of X and of Y: ``identity_share`` = share of fakes nearer
   Y than X. dlib puts nearly ANY face pasted from Y nearer Y, even a blurry average face, so this
   share alone proves little: the same pipeline is also run with Y's mean face (``control_mean_face``).
+  ``face_only.identity_share`` asks the same of the generated crop alone (model size, upscaled),
+  against references from real crops at that size: is the generated face itself Y, before pasting?
 - expression/pose kept: dlib's 68 landmarks on the fake against the driving face's, mean distance
   over the inter-ocular distance (``landmark_nme``).
 - content following: a head-turn proxy (nose tip offset from the eyes' midpoint) and the mouth
@@ -137,15 +139,22 @@ def _sharpness(crops: np.ndarray, region: np.ndarray) -> float:
     return float(np.mean([cv2.Laplacian(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY), cv2.CV_32F)[region].var() for c in crops]))
 
 
-def _crop_marks(tools: _Dlib, crop: np.ndarray, box: np.ndarray, affine: np.ndarray, up: int = 4) -> np.ndarray:
-    """68 landmarks found on a model-size crop (upscaled ``up`` times), in crop pixels."""
+def _crop_analysis(tools: _Dlib, crop: np.ndarray, box: np.ndarray, affine: np.ndarray,
+                   up: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """``(68 landmarks in crop pixels, 128-d embedding)`` of a model-size crop, upscaled ``up`` times."""
     from fakebench.faces.align import transform_points
 
     corners = transform_points(np.array([[box[0], box[1]], [box[2], box[1]], [box[0], box[3]], [box[2], box[3]]],
                                         np.float32), affine)
     crop_box = np.concatenate([corners.min(0), corners.max(0)]) * up
     big = cv2.resize(crop, None, fx=up, fy=up, interpolation=cv2.INTER_CUBIC)
-    return tools.analyse_marks(big, crop_box) / up
+    marks, embedding = tools.analyse(big, crop_box)
+    return marks / up, embedding
+
+
+def _crop_marks(tools: _Dlib, crop: np.ndarray, box: np.ndarray, affine: np.ndarray, up: int = 4) -> np.ndarray:
+    """68 landmarks found on a model-size crop (upscaled ``up`` times), in crop pixels."""
+    return _crop_analysis(tools, crop, box, affine, up)[0]
 
 
 def _following(fake: np.ndarray, real: np.ndarray) -> dict:
@@ -161,22 +170,29 @@ def _following(fake: np.ndarray, real: np.ndarray) -> dict:
 
 
 def _pipeline_metrics(swapper: Swapper, tools: _Dlib, items: list[dict], faces: np.ndarray, crops: np.ndarray,
-                      affines: np.ndarray, ref_x: np.ndarray, ref_y: np.ndarray) -> dict:
-    """Paste ``faces`` into the items' frames; identity and landmarks on the fake frames and on the bare faces."""
-    fake_marks, embeds, face_marks = [], [], []
+                      affines: np.ndarray, refs: dict[str, np.ndarray]) -> dict:
+    """Paste ``faces`` into the items' frames; identity and landmarks on the fake frames and on the bare faces.
+
+    ``refs``: mean embeddings ``x``/``y`` of real frames and ``x_crop``/``y_crop`` of real model-size crops."""
+    fake_marks, embeds, face_marks, face_embeds = [], [], [], []
     for item, face, crop, affine in zip(items, faces, crops, affines):
         fake, _ = swapper.swap_frame(item["image"], face, crop, affine, item["landmarks"])
         marks, emb = tools.analyse(fake, item["box"])
         fake_marks.append(marks)
         embeds.append(emb)
-        face_marks.append(_crop_marks(tools, face, item["box"], affine))
-    embeds = np.stack(embeds)
-    d_y = np.linalg.norm(embeds - ref_y, axis=1)
-    d_x = np.linalg.norm(embeds - ref_x, axis=1)
+        marks, emb = _crop_analysis(tools, face, item["box"], affine)
+        face_marks.append(marks)
+        face_embeds.append(emb)
+
+    def share(e: list, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        d_y, d_x = np.linalg.norm(np.stack(e) - y, axis=1), np.linalg.norm(np.stack(e) - x, axis=1)
+        return float((d_y < d_x).mean()), d_y, d_x
+
+    frame_share, d_y, d_x = share(embeds, refs["x"], refs["y"])
     frame_level = _following(np.stack(fake_marks), np.stack([it["real_marks"] for it in items]))
     face_level = _following(np.stack(face_marks), np.stack([it["crop_marks"] for it in items]))
-    return {"identity_share": float((d_y < d_x).mean()),
-            "dist_to_source": float(d_y.mean()), "dist_to_target": float(d_x.mean()),
+    face_level["identity_share"] = share(face_embeds, refs["x_crop"], refs["y_crop"])[0]
+    return {"identity_share": frame_share, "dist_to_source": float(d_y.mean()), "dist_to_target": float(d_x.mean()),
             **frame_level, "face_only": face_level}
 
 
@@ -197,7 +213,7 @@ def evaluate(run: str | os.PathLike, *, frames: int = 48, checkpoint: str | os.P
     extractor = first.extractor()
     tools = _Dlib()
 
-    real, refs = {}, {}
+    real, refs, crop_refs = {}, {}, {}
     for name in names:
         train_items = _collect(data, name, "train", REFERENCE_FRAMES, extractor, stride)
         held_items = _collect(data, name, "held_out", frames, extractor, stride)
@@ -205,6 +221,10 @@ def evaluate(run: str | os.PathLike, *, frames: int = 48, checkpoint: str | os.P
             raise FakebenchError(f"identity {name!r} has no held-out faces in {run}; train with --held-out > 0")
         _load_frames(train_items + held_items)
         refs[name] = np.mean([tools.analyse(it["image"], it["box"])[1] for it in train_items], axis=0)
+        ref_crops, ref_affines = first.prepare(np.stack([it["crop"] for it in train_items]),
+                                               np.stack([it["affine"] for it in train_items]))
+        crop_refs[name] = np.mean([_crop_analysis(tools, c, it["box"], a)[1]
+                                   for it, c, a in zip(train_items, ref_crops, ref_affines)], axis=0)
         for it in tqdm(held_items, desc=f"real {name}", disable=not progress, leave=False):
             it["real_marks"], it["real_embed"] = tools.analyse(it["image"], it["box"])
         real[name] = held_items
@@ -217,7 +237,7 @@ def evaluate(run: str | os.PathLike, *, frames: int = 48, checkpoint: str | os.P
         crops, affines = first.prepare(np.stack([it["crop"] for it in items]), np.stack([it["affine"] for it in items]))
         region = _face_region(first, items, affines)
         for item, crop, affine in zip(items, crops, affines):
-            item["crop_marks"] = _crop_marks(tools, crop, item["box"], affine)
+            item["crop_marks"], item["crop_embed"] = _crop_analysis(tools, crop, item["box"], affine)
         recon = swappers[x].swap_crops(crops)
         report["reconstruction_l1"][x] = float(np.abs(recon.astype(np.float32) - crops).mean() / 255.0)
         real_share = float(np.mean([np.linalg.norm(it["real_embed"] - refs[y]) < np.linalg.norm(it["real_embed"] - refs[x])
@@ -227,14 +247,18 @@ def evaluate(run: str | os.PathLike, *, frames: int = 48, checkpoint: str | os.P
                 continue
             swapper = swappers[y]
             faces = swapper.swap_crops(crops)
-            metrics = _pipeline_metrics(swapper, tools, items, faces, crops, affines, refs[x], refs[y])
+            pair = {"x": refs[x], "y": refs[y], "x_crop": crop_refs[x], "y_crop": crop_refs[y]}
+            metrics = _pipeline_metrics(swapper, tools, items, faces, crops, affines, pair)
             metrics["variation_ratio"] = float(faces[:, region].std(0).mean() / (crops[:, region].std(0).mean() + 1e-9))
             metrics["sharpness_ratio"] = _sharpness(faces, region) / (_sharpness(crops, region) + 1e-9)
             metrics["real_share_nearer_source"] = real_share
+            metrics["face_only"]["real_share_nearer_source"] = float(np.mean(
+                [np.linalg.norm(it["crop_embed"] - crop_refs[y]) < np.linalg.norm(it["crop_embed"] - crop_refs[x])
+                 for it in items]))
             # Control: Y's mean training face, pasted by the same pipeline (no content following at all).
             mean_face = _mean_face(swapper, data, y, extractor, stride)
             control = _pipeline_metrics(swapper, tools, items, np.repeat(mean_face[None], len(items), 0), crops,
-                                        affines, refs[x], refs[y])
+                                        affines, pair)
             metrics["control_mean_face"] = {k: control[k] for k in ("identity_share", "landmark_nme", "head_turn_corr",
                                                                     "mouth_corr", "face_only")}
             metrics["frames"] = len(items)
@@ -267,5 +291,6 @@ def format_report(report: dict) -> str:
             f"(control {f(c['mouth_corr'])})",
             f"  face only:    landmark NME {fo['landmark_nme']:.3f} (control {cfo['landmark_nme']:.3f}), head-turn corr "
             f"{f(fo['head_turn_corr'])}, spread {fo['head_turn_spread_ratio']:.2f}; mouth corr {f(fo['mouth_corr'])}, "
-            f"spread {fo['mouth_spread_ratio']:.2f}"]
+            f"spread {fo['mouth_spread_ratio']:.2f}; identity share {fo['identity_share']:.2f} (mean-face control "
+            f"{cfo['identity_share']:.2f}, real {fo['real_share_nearer_source']:.2f})"]
     return "\n".join(lines)

@@ -36,11 +36,14 @@ def test_composite_changes_the_frame_only_inside_the_mask(blend):
     face[(np.arange(64) // 4) % 2 == 0] = 255  # bands: Poisson blending keeps the face's gradients
     affine = np.array([[0.8, 0, -32], [0, 0.8, -16]], np.float32)  # frame (40..120, 20..100) -> crop
     marks = _ring(80, 60, 25)
-    out, mask = composite(frame, face, affine, marks, ConvertSettings(blend=blend))
+    out, mask = composite(frame, face, affine, marks, ConvertSettings(blend=blend, mask_erode=0.05))
     assert mask.dtype == np.uint8 and set(np.unique(mask)) == {0, 255}
-    assert np.array_equal(mask, composite(frame, face, affine, marks, ConvertSettings())[1])  # blend-independent
+    same = composite(frame, face, affine, marks, ConvertSettings(mask_erode=0.05))[1]
+    assert np.array_equal(mask, same)  # blend-independent
     inside = mask > 0
     assert 0.5 * np.pi * 25 * 30 < inside.sum() < np.pi * 25 * 30  # the eroded hull of the ring
+    whole = composite(frame, face, affine, marks, ConvertSettings(blend=blend))[1] > 0  # default: no erosion
+    assert whole.sum() > 0.95 * np.pi * 25 * 30 and whole[inside].all()
     far = cv2.dilate(mask, np.ones((31, 31), np.uint8)) == 0
     assert np.array_equal(out[far], frame[far])
     assert (np.abs(out[inside].astype(int) - frame[inside]).max(1) > 40).mean() > 0.3
@@ -124,7 +127,7 @@ def test_manifest_follows_the_schema(fake_a, tiny_run):
     assert on_disk["identities"] == {"target": "a", "source": "b"}  # A is the run's input for 'a'
     assert on_disk["checkpoint"] == {"step": 10, "sha256": sha256_file(tiny_run / "checkpoint.pt")}
     settings = on_disk["settings"]
-    assert {"size": 64, "blend": "alpha", "colour": "reinhard", "mask_erode": 0.05, "mask_blur": 0.1}.items() <= settings.items()
+    assert {"size": 64, "blend": "alpha", "colour": "reinhard", "mask_erode": 0.0, "mask_blur": 0.1}.items() <= settings.items()
     assert settings["trained_frames_in_segment"] == 0
 
 

@@ -22,5 +22,7 @@ def test_evaluate_reports_identity_landmarks_and_content_following(tiny_run, cap
         assert m["frames"] == 4
         assert 0 <= m["identity_share"] <= 1 and 0 <= m["control_mean_face"]["identity_share"] <= 1
         assert m["real_share_nearer_source"] <= 0.5  # real faces of the driver are nearer the driver
+        assert m["face_only"]["real_share_nearer_source"] <= 0.5  # also as bare crops at the model's size
+        assert 0 <= m["face_only"]["identity_share"] <= 1
         assert 0 < m["landmark_nme"] < 1 and 0 < m["face_only"]["landmark_nme"] < 1
         assert m["variation_ratio"] >= 0 and m["sharpness_ratio"] > 0
