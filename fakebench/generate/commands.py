@@ -71,7 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     convert = actions.add_parser(
         "convert", help="swap a trained identity into a video (fake + masks + manifest)",
         description="For each frame of the segment: align the face, encode it, decode it as --to, colour-match, "
-                    "mask (landmark hull, eroded and feathered), paste back and blend. Frames without a face pass "
+                    "mask (landmark hull, feathered; --mask-erode shrinks it), paste back and blend. Frames without a face pass "
                     "through. Writes OUT (.mp4, same fps, size and frame count as the segment), OUT's .masks.npz "
                     "(uint8 (T,H,W) 0/255) and .json manifest beside it.")
     convert.add_argument("--run", type=Path, required=True, help="run folder made by `fakebench generate train`")

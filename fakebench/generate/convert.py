@@ -3,7 +3,7 @@
 Per frame with a face: the aligned crop (the face pipeline's affine) goes through the shared
 encoder and the chosen identity's decoder; the new face is colour-matched to the driving face
 (Reinhard mean/std in LAB, or histogram matching), cut by a mask (the convex hull of the 68
-landmarks, eroded and feathered), pasted back through the inverse affine and blended (alpha, or
+landmarks, feathered, optionally eroded), pasted back through the inverse affine and blended (alpha, or
 Poisson with ``cv2.seamlessClone``). Frames without a face pass through unchanged. The output has
 the input segment's fps, size and frame count.
 
