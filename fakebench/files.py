@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,18 +28,14 @@ def temp_beside(final: str | os.PathLike, suffix: str | None = None) -> Path:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=suffix or final.suffix, dir=final.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
+    for _ in range(100):
+        tmp = final.parent / f".{final.stem}.{secrets.token_hex(4)}{suffix or final.suffix}"
+        try:  # mode 0666 less the umask, like any new file (mkstemp would make it 0600)
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{final.parent}: no free temporary name for {final.name} after 100 tries")
 
 
 @contextlib.contextmanager
@@ -48,8 +44,6 @@ def atomic_path(final: str | os.PathLike, suffix: str | None = None) -> Iterator
     tmp = temp_beside(final, suffix)
     try:
         yield tmp
-        if tmp.exists():
-            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the result should look like any new file
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
