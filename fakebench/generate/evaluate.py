@@ -152,11 +152,6 @@ def _crop_analysis(tools: _Dlib, crop: np.ndarray, box: np.ndarray, affine: np.n
     return marks / up, embedding
 
 
-def _crop_marks(tools: _Dlib, crop: np.ndarray, box: np.ndarray, affine: np.ndarray, up: int = 4) -> np.ndarray:
-    """68 landmarks found on a model-size crop (upscaled ``up`` times), in crop pixels."""
-    return _crop_analysis(tools, crop, box, affine, up)[0]
-
-
 def _following(fake: np.ndarray, real: np.ndarray) -> dict:
     """Landmark distance and head-turn / mouth-opening agreement of two ``(N,68,2)`` landmark sets."""
     left, right = real[:, 36:42].mean(1), real[:, 42:48].mean(1)
