@@ -330,10 +330,9 @@ class Demo:
         save_index(pairs, self.pairs_path)
         summary = counts(df)
         log.info("benchmark set: %s", json.dumps(summary))
-        return {"videos": len(df), "test_real": int(((df.split == "test") & (df.label == 0)).sum()),
-                "test_fake": int(((df.split == "test") & (df.label == 1)).sum()),
-                "train_real": int(((df.split == "train") & (df.label == 0)).sum()),
-                "train_fake": int(((df.split == "train") & (df.label == 1)).sum())}
+        by_split = summary["split"]
+        return {"videos": len(df), **{f"{split}_{kind}": by_split[split][kind] for split in ("test", "train")
+                                      for kind in ("real", "fake")}}
 
     # 6 ----------------------------------------------------------------------------------------------
     def cnn_config(self, artifacts: bool):
@@ -373,12 +372,15 @@ class Demo:
         return details
 
     def _clip_faces(self, detector, rows, label: int):
+        from fakebench.datasets.index import frame_range
         from fakebench.detect.score import extractor_for, track_for
         from fakebench.detect.training import FaceSet
 
         extractor = extractor_for(detector, device=self.device)
-        tracks = [(track_for(detector, r.path, extractor, start=_int(r.start_frame, 0), stop=_int(r.stop_frame, None)),
-                   r.video_id) for r in rows.itertuples()]
+        tracks = []
+        for row in rows.to_dict("records"):
+            start, stop = frame_range(row)
+            tracks.append((track_for(detector, row["path"], extractor, start=start, stop=stop), row["video_id"]))
         return FaceSet.from_tracks(tracks, label)
 
     def _generator_faces(self, detector):
@@ -466,13 +468,6 @@ def _cut(lo: int, hi: int, length: int, most: int, spread: bool) -> list[tuple[i
     return [(int(s), int(s) + length) for s in starts]
 
 
-def _int(value, default):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def _summary(summary: dict) -> dict:
     return {k: summary.get(k) for k in ("epochs_done", "best_val_auc", "train_crops", "val_crops", "finished")}
 
@@ -480,6 +475,8 @@ def _summary(summary: dict) -> dict:
 def headline_table(out: Path) -> tuple[str, list[str], list[list[str]]]:
     """``(what was scored, header, rows)`` of the clean test-split metrics: all test videos, and A/B only
     (each fake beside the real clip it was made from, so footage differences cannot help)."""
+    from fakebench.benchmarks.report import _fmt, _with_ci
+
     doc = json.loads((Path(out) / "bench" / "metrics.json").read_text())
     info, pairs = doc["datasets"]["demo"], doc["datasets"].get("pairs", {})
     intro = (f"test split ({info['split_by']}-disjoint): {info['real']} real and {info['fake']} fake videos; "
@@ -490,24 +487,14 @@ def headline_table(out: Path) -> tuple[str, list[str], list[list[str]]]:
     for name in doc["detectors"]:
         cells = {(r["dataset"], r["unit"]): r for r in clean if r["detector"] == name}
         video, frame = cells.get(("demo", "video"), {}), cells.get(("demo", "frame"))
-        rows.append([name, _ci(video, "auc"), _ci(frame, "auc") if frame else "-", _f(video.get("eer")),
-                     _ci(cells.get(("pairs", "video"), {}), "auc")])
+        rows.append([name, _with_ci(video, "auc", 2), _with_ci(frame, "auc", 2) if frame else "-",
+                     _fmt(video.get("eer"), 2), _with_ci(cells.get(("pairs", "video"), {}), "auc", 2)])
     return intro, header, rows
 
 
 def headline(out: Path) -> str:
     """The headline table as Markdown (printed at the end of the demo)."""
+    from fakebench.benchmarks.report import _md_table
+
     intro, header, rows = headline_table(out)
-    return "\n".join([intro, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                      *("| " + " | ".join(row) + " |" for row in rows)])
-
-
-def _f(value) -> str:
-    return "-" if value is None or not np.isfinite(value) else f"{value:.2f}"
-
-
-def _ci(row: dict, name: str) -> str:
-    lo, hi = row.get(f"{name}_lo"), row.get(f"{name}_hi")
-    if lo is None or hi is None:
-        return _f(row.get(name))
-    return f"{_f(row.get(name))} [{_f(lo)}, {_f(hi)}]"
+    return f"{intro}\n\n{_md_table(header, rows)}"

@@ -137,21 +137,20 @@ def identity_figure(evaluation: dict) -> bytes:
 
 
 def identity_table(evaluation: dict) -> tuple[list[str], list[list[str]]]:
-    def f(v):
-        return "-" if v is None else f"{v:.2f}"
+    from fakebench.benchmarks.report import _fmt
 
     rows = []
     for key, m in evaluation["directions"].items():
-        c = m["control_mean_face"]
-        rows.append([key, f(m["identity_share"]), f(c["identity_share"]), f(m["head_turn_corr"]), f(m["mouth_corr"]),
-                     f(m["landmark_nme"]), f(m["sharpness_ratio"]), f(m["variation_ratio"]), str(m["frames"])])
+        values = (m["identity_share"], m["control_mean_face"]["identity_share"], m["head_turn_corr"], m["mouth_corr"],
+                  m["landmark_nme"], m["sharpness_ratio"], m["variation_ratio"])
+        rows.append([key, *(_fmt(v, 2) for v in values), str(m["frames"])])
     return (["driving -> pasted", "identity share", "average-face control", "head-turn corr", "mouth corr",
              "landmark NME", "sharpness vs real", "variation vs real", "frames"], rows)
 
 
 def blink_traces(demo: Demo) -> list[tuple[str, bytes]]:
     """EAR traces of a real A clip, its fake and a real B clip (the blink detector's own plot)."""
-    from fakebench.datasets.index import load_index
+    from fakebench.datasets.index import frame_range, load_index
     from fakebench.detect.blink import BlinkDetector
     from fakebench.detect.score import extractor_for, track_for
 
@@ -171,8 +170,7 @@ def blink_traces(demo: Demo) -> list[tuple[str, bytes]]:
     extractor = extractor_for(detector, device=demo.device)
     found = []
     for label, row in picks:
-        start = 0 if _missing(row["start_frame"]) else int(row["start_frame"])
-        stop = None if _missing(row["stop_frame"]) else int(row["stop_frame"])
+        start, stop = frame_range(row.to_dict())
         try:
             track = track_for(detector, row["path"], extractor, start=start, stop=stop)
             out = detector.plot(track, demo.figures / f"blink-{Path(row['path']).stem}-{start}.png")
@@ -183,12 +181,10 @@ def blink_traces(demo: Demo) -> list[tuple[str, bytes]]:
     return found
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "<NA>"
-
-
 def training_table(demo: Demo) -> tuple[list[str], list[list[str]]]:
     import pandas as pd
+
+    from fakebench.benchmarks.report import _fmt
 
     rows = []
     for name in ("artifacts", "classifier"):
@@ -196,15 +192,6 @@ def training_table(demo: Demo) -> tuple[list[str], list[list[str]]]:
         if not path.is_file():
             continue
         for r in pd.read_csv(path).to_dict("records"):
-            rows.append([name, str(r.get("epoch")), _num(r.get("train_loss")), _num(r.get("val_auc")),
-                         _num(r.get("fake_auc")), _num(r.get("seconds"))])
+            rows.append([name, str(r.get("epoch")), *(_fmt(r.get(k)) for k in ("train_loss", "val_auc", "fake_auc",
+                                                                                "seconds"))])
     return ["detector", "epoch", "train loss", "validation AUC", "AUC on unseen fakes (watched only)", "seconds"], rows
-
-
-def _num(value) -> str:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "-"
-    return "-" if not np.isfinite(value) else f"{value:.3f}"
-

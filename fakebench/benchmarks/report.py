@@ -83,11 +83,11 @@ def _fmt(x, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
-def _with_ci(row: dict, name: str) -> str:
+def _with_ci(row: dict, name: str, digits: int = 3) -> str:
     value, lo, hi = row.get(name), row.get(f"{name}_lo"), row.get(f"{name}_hi")
     if lo is None or hi is None or not all(isinstance(v, int | float) and math.isfinite(v) for v in (lo, hi)):
-        return _fmt(value)
-    return f"{_fmt(value)} [{_fmt(lo)}, {_fmt(hi)}]"
+        return _fmt(value, digits)
+    return f"{_fmt(value, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
 
 
 def metrics_table(runs: list[Run], clean_only: bool = True) -> tuple[list[str], list[list[str]]]:
@@ -264,6 +264,7 @@ def masks_plot(runs: list[Run], limit: int = 4) -> bytes | None:
 
 def _mask_panel(run: Run, row: dict, original: dict | None):
     """``(row, t, input frame or None, fake frame, bool mask, verdicts)`` of a fake's middle frame, or None."""
+    from fakebench.datasets.index import frame_range
     from fakebench.media import iter_frames
 
     try:
@@ -273,9 +274,7 @@ def _mask_panel(run: Run, row: dict, original: dict | None):
         frame = next(iter(iter_frames(row["path"], [t])))[1]
         real = None
         if original is not None:
-            start = original.get("start_frame")
-            start = 0 if start is None or (isinstance(start, float) and math.isnan(start)) else int(start)
-            real = next(iter(iter_frames(original["path"], [start + t])))[1]
+            real = next(iter(iter_frames(original["path"], [frame_range(original)[0] + t])))[1]
     except (OSError, KeyError, ValueError, StopIteration, FakebenchError) as err:
         log.warning("%s: cannot show its mask (%s)", row["video_id"], err)
         return None

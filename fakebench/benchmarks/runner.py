@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fakebench.datasets.index import frame_range
 from fakebench.errors import ConfigError, FakebenchError, MediaError
 
 if TYPE_CHECKING:
@@ -295,19 +296,11 @@ class Unit:
 def unit_key(built: BuiltDetector, content: str, row: dict, perturbation: str, level: int, mode: str, seed: int) -> str:
     from fakebench.files import stable_hash
 
-    start, stop = _range(row)
+    start, stop = frame_range(row)
     return stable_hash({"v": CACHE_VERSION, "detector": built.key, "content": content, "start": start, "stop": stop,
                         "perturbation": perturbation, "level": level,
                         "mode": mode if perturbation != CLEAN else None,
                         "seed": seed if perturbation != CLEAN else None}, length=32)
-
-
-def _range(row: dict) -> tuple[int, int | None]:
-    start, stop = row.get("start_frame"), row.get("stop_frame")
-    missing = start is None or (isinstance(start, float) and math.isnan(start)) or str(start) == "<NA>"
-    if missing:
-        return 0, None
-    return int(start), int(stop)
 
 
 class Scorer:
@@ -330,7 +323,7 @@ class Scorer:
         from fakebench.detect.score import track_for
 
         path = row["path"]
-        start, stop = _range(row)
+        start, stop = frame_range(row)
         t0 = time.perf_counter()
         if perturbation == CLEAN:
             track = track_for(self.detector, path, self.extractor, start=start, stop=stop)

@@ -72,6 +72,14 @@ class VideoRecord:
         return {**base, **self.extra}
 
 
+def frame_range(row: Mapping) -> tuple[int, int | None]:
+    """``(start, stop)`` frames of an index row (a dict); ``(0, None)`` = the whole file when it has no range."""
+    start, stop = row.get("start_frame"), row.get("stop_frame")
+    if start is None or (isinstance(start, float) and start != start) or str(start) == "<NA>":
+        return 0, None
+    return int(start), int(stop)
+
+
 def build_index(records: Iterable[VideoRecord], info: Mapping | None = None) -> pd.DataFrame:
     """The index table of ``records`` (validated; ``info`` is kept as ``df.attrs``)."""
     import pandas as pd
