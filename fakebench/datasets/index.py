@@ -95,8 +95,8 @@ def build_index(records: Iterable[VideoRecord], info: Mapping | None = None) -> 
             df[name] = df[name].astype("boolean")
         elif values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             df[name] = df[name].astype("Int64")
-        elif all(isinstance(v, str) for v in values):
-            df[name] = df[name].fillna("").astype(str)
+        elif all(isinstance(v, str) for v in values):  # also a column with no value at all (a graphics-only "step")
+            df[name] = df[name].astype(object).fillna("").astype(str)
     df = validate_index(df, "the new index")
     df.attrs = {"schema_version": SCHEMA_VERSION, **dict(info or {})}
     return df

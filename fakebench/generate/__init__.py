@@ -1,8 +1,10 @@
-"""The face-swap generator: one shared encoder, one decoder per identity.
+"""The face-swap generators: the learned autoencoder (one shared encoder, one decoder per identity) and a graphics swap.
 
 Read in this order: ``model.py`` (the autoencoder), ``warp.py`` (training pairs), ``losses.py``,
 ``data.py`` (faces and the held-out split), ``train.py`` (the Trainer and the run folder),
-``convert.py`` (swap into a video), ``provenance.py`` (manifest + masks), ``evaluate.py`` (quality).
+``methods.py`` (swap methods, named), ``convert.py`` (the one convert loop, and the autoencoder
+method), ``graphics.py`` (the graphics swap: landmark warp + Poisson, no training),
+``provenance.py`` (manifest + masks), ``evaluate.py`` (quality).
 
 The Python entry points (this package imports nothing heavy itself, so ``fakebench --help`` stays fast)::
 
@@ -13,4 +15,8 @@ The Python entry points (this package imports nothing heavy itself, so ``fakeben
     for part in held_out_ranges("runs/ab")["a"]:          # frames of A the model never saw
         manifest = convert("runs/ab", part["path"], to="b", out="fakes/a_to_b.mp4",
                            start=part["start"], stop=part["stop"])
+
+    from fakebench.generate.graphics import convert_graphics
+
+    manifest = convert_graphics("a.mp4", donor="b1.mp4", source="b", driving="a", out="fakes/a_from_b.mp4")
 """

@@ -20,7 +20,7 @@ log = logging.getLogger("fakebench.generate")
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``fakebench generate ...`` to the top-level parser."""
     generate = commands.add_parser(
-        "generate", help="train the face-swap autoencoder and swap faces into videos",
+        "generate", help="train the face-swap autoencoder and swap faces into videos (learned or graphics swap)",
         description="The classic deepfake generator: one encoder shared by all identities, one decoder per "
                     "identity. Train it on videos of two people, then convert a video of one into the other.")
     actions = generate.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -48,13 +48,29 @@ def register(commands: argparse._SubParsersAction) -> None:
     model.add_argument("--latent", type=int, help="bottleneck size (default 512; the original model: 1024)")
     opts = train.add_argument_group("training")
     opts.add_argument("--batch", type=int, help="faces of each identity per step (default 8)")
-    opts.add_argument("--lr", type=float, help="Adam learning rate (default 3e-4)")
+    opts.add_argument("--lr", type=float, help="Adam learning rate, the schedule's peak (default 6e-4)")
     opts.add_argument("--priority", type=float, help="extra loss weight on eyes and mouth (default 2; 0 = off)")
+    opts.add_argument("--background", type=float, metavar="W",
+                      help="loss weight off the face hull, in [0, 1] (default 0.1; 1: the whole crop alike)")
+    opts.add_argument("--schedule", choices=("constant", "cosine"),
+                      help="learning-rate schedule: cosine down to --lr-final x lr over the budget (default) or constant")
+    opts.add_argument("--warmup", type=int, metavar="STEPS", help="linear learning-rate warm-up (default 100)")
+    opts.add_argument("--lr-final", type=float, metavar="F", help="cosine's last learning rate, a fraction of --lr")
+    opts.add_argument("--perceptual", type=float, metavar="W",
+                      help="weight of the ImageNet-feature loss term (default 0: off)")
+    opts.add_argument("--adversarial", type=float, metavar="W",
+                      help="weight of the patch-discriminator term (the GAN variant; default 0.1; 0: off)")
+    opts.add_argument("--adversarial-from", type=float, metavar="F",
+                      help="fraction of the budget before the adversarial term starts (default 0.25)")
+    opts.add_argument("--warp-until", type=float, metavar="F",
+                      help="fraction of the budget after which the grid warp stops (default 0.7; 1: never)")
     opts.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                       help="auto (default): bf16 autocast on CUDA and on CPUs with native bf16, else fp32")
     opts.add_argument("--compile", action="store_const", const=True, help="torch.compile the training step")
     opts.add_argument("--save-every", type=int, help="steps between checkpoints, previews and validations (default 200)")
     opts.add_argument("--snapshot-every", type=int, help="also keep checkpoints/step-N.pt every N steps (default 0: off)")
+    opts.add_argument("--snapshots", type=_fractions, metavar="F,F",
+                      help="also keep a snapshot when these fractions of the budget are spent, e.g. 0.25,0.5")
     data = train.add_argument_group("data")
     data.add_argument("--stride", type=int, help="take every N-th video frame (default 4)")
     data.add_argument("--held-out", type=float, help="fraction at the end of each video kept out of training (default 0.25)")
@@ -69,21 +85,36 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     # convert ---------------------------------------------------------------------------------------
     convert = actions.add_parser(
-        "convert", help="swap a trained identity into a video (fake + masks + manifest)",
-        description="For each frame of the segment: align the face, encode it, decode it as --to, colour-match, "
-                    "mask (landmark hull, feathered; --mask-erode shrinks it), paste back and blend. Frames without a face pass "
-                    "through. Writes OUT (.mp4, same fps, size and frame count as the segment), OUT's .masks.npz "
-                    "(uint8 (T,H,W) 0/255) and .json manifest beside it.")
-    convert.add_argument("--run", type=Path, required=True, help="run folder made by `fakebench generate train`")
+        "convert", help="swap a face into a video (fake + masks + manifest): a trained identity, or a donor video's face",
+        description="For each frame of the segment with a face, put another face in; frames without a face pass "
+                    "through. --method autoencoder (default): align the face, encode it, decode it as --to (a run "
+                    "trained by `generate train`). --method graphics (no training): take the --donor frame with the "
+                    "nearest head pose, warp its face onto this face's 68 landmarks (Delaunay triangles). Either way: "
+                    "colour-match, mask (landmark hull, feathered; --mask-erode shrinks it), paste back and blend. "
+                    "Writes OUT (.mp4, same fps, size and frame count as the segment), OUT's .masks.npz (uint8 (T,H,W) "
+                    "0/255) and .json manifest beside it.")
+    convert.add_argument("--method", default="autoencoder", metavar="NAME",
+                         help="autoencoder (default; needs --run and --to) or graphics (needs --donor and --source)")
     convert.add_argument("--video", type=Path, required=True, help="the driving video")
-    convert.add_argument("--to", required=True, metavar="NAME", help="identity whose face is pasted in (e.g. b)")
     convert.add_argument("--out", type=Path, required=True, help="output video, .mp4")
     convert.add_argument("--start", type=int, default=0, help="first frame to convert (default 0)")
     convert.add_argument("--stop", type=int, help="frame to stop before (default: the end)")
     convert.add_argument("--from", dest="driving", metavar="NAME",
                          help="who is in the video, for the manifest (default: found from the run's inputs, else unknown)")
-    _checkpoint_options(convert)
-    _blend_options(convert)
+    autoencoder = convert.add_argument_group("--method autoencoder")
+    autoencoder.add_argument("--run", type=Path, help="run folder made by `fakebench generate train`")
+    autoencoder.add_argument("--to", metavar="NAME", help="identity whose face is pasted in (e.g. b)")
+    _checkpoint_options(autoencoder)
+    graphics = convert.add_argument_group("--method graphics")
+    graphics.add_argument("--donor", type=Path, metavar="PATH", help="video (or image) whose face is pasted in")
+    graphics.add_argument("--donor-start", type=int, metavar="N", help="first donor frame to take faces from (default 0)")
+    graphics.add_argument("--donor-stop", type=int, metavar="N", help="donor frame to stop before (default: the end)")
+    graphics.add_argument("--source", metavar="NAME", help="who the donor is, for the manifest and the index (e.g. b)")
+    graphics.add_argument("--donor-frames", type=int, metavar="N",
+                          help="donor frames to choose from, spread over its range (default 240)")
+    graphics.add_argument("--stickiness", type=float, metavar="U",
+                          help="keep the last donor frame while it is within U pose units of the best (default 0.5)")
+    _blend_options(convert, per_method=True)
     convert.add_argument("--codec", choices=("h264", "mp4v"), default="h264",
                          help="h264 (default; tags the file as synthetic in its metadata) or mp4v")
     convert.add_argument("--crf", type=int, default=18, help="h264 quality, 0 lossless .. 51 (default 18)")
@@ -128,15 +159,20 @@ def _checkpoint_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--step", type=int, help="the snapshot RUN/checkpoints/step-N.pt (needs --snapshot-every)")
 
 
-def _blend_options(parser: argparse.ArgumentParser) -> None:
+def _blend_options(parser: argparse.ArgumentParser, per_method: bool = False) -> None:
+    """The blending flags; ``per_method``: left None when not given, so the swap method's defaults apply."""
     group = parser.add_argument_group("blending")
-    group.add_argument("--blend", choices=("alpha", "seamless"), default="alpha",
-                       help="alpha (default) or Poisson blending (cv2.seamlessClone)")
-    group.add_argument("--colour", choices=("reinhard", "hist", "none"), default="reinhard",
+    graphics = " (--method graphics: {})" if per_method else ""
+    group.add_argument("--blend", choices=("alpha", "seamless"), default=None if per_method else "alpha",
+                       help="alpha (default) or Poisson blending (cv2.seamlessClone)" + graphics.format("seamless"))
+    group.add_argument("--colour", choices=("reinhard", "hist", "none"), default=None if per_method else "reinhard",
                        help="colour match to the driving face: Reinhard LAB mean/std (default), histogram, none")
-    group.add_argument("--mask-erode", type=float, default=0.0,
-                       help="shrink the landmark hull by this fraction of the face size (default 0: replace all of it)")
-    group.add_argument("--mask-blur", type=float, default=0.1, help="feather width, fraction of face size (default 0.1)")
+    group.add_argument("--mask-erode", type=float, default=None if per_method else 0.02,
+                       help="shrink the landmark hull by this fraction of the face size (default 0.02; 0: replace all "
+                            "of it)"
+                            + graphics.format("0.05"))
+    group.add_argument("--mask-blur", type=float, default=None if per_method else 0.1,
+                       help="feather width, fraction of face size (default 0.1)")
 
 
 def _checkpoint_path(args: argparse.Namespace) -> Path | None:
@@ -155,6 +191,14 @@ def _settings(args: argparse.Namespace, **extra):
 
     return settings_from({"blend": args.blend, "colour": args.colour, "mask_erode": args.mask_erode,
                           "mask_blur": args.mask_blur, **extra})
+
+
+def _fractions(text: str) -> tuple[float, ...]:
+    """``"0.25,0.5"`` -> ``(0.25, 0.5)`` (argparse type: a bad value is one line)."""
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected fractions separated by commas, e.g. 0.25,0.5; got {text!r}") from err
 
 
 def _identities(args: argparse.Namespace) -> dict[str, list[str]] | None:
@@ -190,7 +234,11 @@ def train_config_from_args(args: argparse.Namespace, identities: dict | None):
     data = {k: v for k, v in {"stride": args.stride, "held_out": args.held_out, "min_faces": args.min_faces}.items()
             if v is not None}
     top = {k: v for k, v in {"batch": args.batch, "lr": args.lr, "priority": args.priority, "precision": args.precision,
-                             "compile": args.compile, "seed": args.seed, "snapshot_every": args.snapshot_every}.items()
+                             "compile": args.compile, "seed": args.seed, "snapshot_every": args.snapshot_every,
+                             "background": args.background, "schedule": args.schedule, "warmup": args.warmup,
+                             "lr_final": args.lr_final, "perceptual": args.perceptual, "warp_until": args.warp_until,
+                             "adversarial": args.adversarial, "adversarial_from": args.adversarial_from,
+                             "snapshots": args.snapshots}.items()
            if v is not None}
     if args.save_every is not None:
         top.update(save_every=args.save_every, val_every=args.save_every, preview_every=args.save_every)
@@ -233,17 +281,33 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from fakebench.generate.convert import convert
+    from fakebench.config import to_dict
+    from fakebench.generate import methods
+    from fakebench.generate.convert import check_out, convert_with, settings_from
 
-    settings = _settings(args, codec=args.codec, crf=args.crf, detect_every=args.detect_every)
-    manifest = convert(args.run, args.video, to=args.to, out=args.out, start=args.start, stop=args.stop,
-                       settings=settings, checkpoint=_checkpoint_path(args), driving=args.driving, device=args.device,
-                       progress=not args.quiet)
+    check_out(args.out)
+    methods.load_methods()
+    given = {"blend": args.blend, "colour": args.colour, "mask_erode": args.mask_erode, "mask_blur": args.mask_blur,
+             "codec": args.codec, "crf": args.crf, "detect_every": args.detect_every}
+    defaults = to_dict(methods.METHODS.get(args.method).default_settings)
+    settings = settings_from({**defaults, **{k: v for k, v in given.items() if v is not None}})
+    if args.step is not None and args.run is None:
+        raise ConfigError(f"--step {args.step} picks a snapshot of a run: give --run RUN (with --method autoencoder)")
+    checkpoint = _checkpoint_path(args) if args.run is not None else args.checkpoint
+    method = methods.build(args.method, run=args.run, to=args.to, checkpoint=checkpoint, donor=args.donor,
+                           donor_start=args.donor_start, donor_stop=args.donor_stop, source=args.source,
+                           donor_frames=args.donor_frames, stickiness=args.stickiness, settings=settings,
+                           device=args.device)
+    manifest = convert_with(method, args.video, out=args.out, start=args.start, stop=args.stop, driving=args.driving,
+                            progress=not args.quiet)
     if args.json:
         print(json.dumps(manifest, indent=2))
     else:
+        made_by = f"step {manifest['checkpoint']['step']}" if "checkpoint" in manifest else \
+            f"donor {Path(manifest['donor']['path']).name} [{manifest['donor']['start_frame']}, " \
+            f"{manifest['donor']['stop_frame']})"
         print(f"{args.out}\t{manifest['frames_swapped']}/{manifest['frames']} frames swapped\t"
-              f"{manifest['identities']['target']} -> {manifest['identities']['source']}\tstep {manifest['checkpoint']['step']}")
+              f"{manifest['identities']['target']} -> {manifest['identities']['source']}\t{manifest['method']}, {made_by}")
     return 0
 
 

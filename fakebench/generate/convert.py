@@ -1,11 +1,18 @@
-"""Swapping a trained identity into a real video: the fake, its masks and its manifest.
+"""Swapping a face into a real video: the fake, its masks and its manifest, whatever method made the face.
 
-Per frame with a face: the aligned crop (the face pipeline's affine) goes through the shared
-encoder and the chosen identity's decoder; the new face is colour-matched to the driving face
-(Reinhard mean/std in LAB, or histogram matching), cut by a mask (the convex hull of the 68
-landmarks, feathered, optionally eroded), pasted back through the inverse affine and blended (alpha, or
-Poisson with ``cv2.seamlessClone``). Frames without a face pass through unchanged. The output has
-the input segment's fps, size and frame count.
+``convert_with(method, video, ...)`` is the one loop every swap method (``methods.py``) goes
+through: extract the driving segment's faces, let the method render each frame with a face,
+write the video, the masks and the manifest. Frames without a face pass through unchanged. The
+output has the input segment's fps, size and frame count.
+
+This file also holds the steps the methods share (``colour_match``, ``face_alpha``,
+``composite``) and the autoencoder method, ``Swapper`` ("autoencoder"; ``convert(run, video,
+to=...)``): per frame with a face, the aligned crop (the face pipeline's affine) goes through the
+shared encoder and the chosen identity's decoder; the new face is colour-matched to the driving
+face (Reinhard mean/std in LAB, or histogram matching; the statistics from the inner face only,
+``inner_face``), cut by a mask (the convex hull of the 68
+landmarks, feathered, optionally eroded), pasted back through the inverse affine and blended
+(alpha, or Poisson with ``cv2.seamlessClone``). ``graphics.py`` is the other method.
 
 Beside ``<name>.mp4`` go ``<name>.masks.npz`` (key ``masks``: ``uint8 (T,H,W)`` 0/255, where the
 swapped face covers the frame: blend weight >= 0.5) and ``<name>.json``, the manifest
@@ -19,7 +26,7 @@ import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import cv2
 import numpy as np
@@ -30,6 +37,7 @@ from fakebench.errors import ConfigError, FakebenchError
 from fakebench.faces.align import invert_affine, transform_points
 from fakebench.files import content_key, sha256_file
 from fakebench.generate import provenance
+from fakebench.generate.methods import METHODS, SwapMethod
 from fakebench.generate.train import CHECKPOINT, TrainConfig, load_checkpoint
 
 log = logging.getLogger("fakebench.generate")
@@ -43,8 +51,9 @@ class ConvertSettings:
     colour: Literal["reinhard", "hist", "none"] = "reinhard"
     # The landmark hull shrinks by this fraction of the face size (sqrt of hull area). 0: the whole hull is replaced.
     # Measured on two 5-min CPU runs: at 0.05 the driving person's brows and outline stay and dlib put only 0.00-0.31
-    # of B->A frames nearer A; at 0 it put 0.96-1.00 (A->B 1.00 either way).
-    mask_erode: float = 0.0
+    # of B->A frames nearer A; at 0.02 1.00 and 0.33; at 0 0.96-1.00 (A->B 1.00 each time). 0.02 is the default: at 0
+    # the decoder's own border (A's blue screen, B's beige wall, learned round the jaw) shows as a coloured rim.
+    mask_erode: float = 0.02
     mask_blur: float = 0.1  # feather width as a fraction of the face size (Gaussian kernel side)
     codec: Literal["h264", "mp4v"] = "h264"  # h264 carries the synthetic tag in its metadata; mp4v cannot
     crf: int = 18  # h264 quality (0 lossless .. 51); 18 is visually lossless, detectors see compression separately
@@ -87,6 +96,23 @@ def colour_match(face: np.ndarray, reference: np.ndarray, region: np.ndarray, mo
     raise ConfigError(f"unknown colour mode {mode!r}: expected reinhard, hist or none")
 
 
+INNER = 0.08  # the colour statistics leave out this fraction of the face size inside the landmark hull
+
+
+def inner_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``bool (h,w)``: the landmark hull shrunk by ``INNER`` x face size, where colours are compared.
+
+    The hull's edge runs along the face's outline, so its last pixels are often background: on A's
+    blue screen they doubled the blue-yellow spread of A's "face" and Reinhard matching then
+    turned B's eyes blue.
+    """
+    hull = cv2.convexHull(np.round(landmarks).astype(np.int32))
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, hull, 1)
+    r = int(round(INNER * np.sqrt(max(cv2.contourArea(hull), 1.0))))
+    return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+
+
 def face_alpha(landmarks: np.ndarray, shape: tuple[int, int], erode: float, blur: float) -> tuple[np.ndarray, tuple]:
     """The blend weight of a face in frame pixels, cut to its region: ``(float32 (h,w) in [0,1], (x0, y0))``.
 
@@ -115,7 +141,7 @@ def face_alpha(landmarks: np.ndarray, shape: tuple[int, int], erode: float, blur
 
 def composite(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, landmarks: np.ndarray,
               settings: ConvertSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Paste ``face`` (``uint8 (S,S,3)``, in the crop ``affine`` maps the frame to) into ``frame``.
+    """Paste ``face`` (``uint8 (S,S,3)``, or any ``(h,w,3)``: the crop ``affine`` maps the frame to) into ``frame``.
 
     Returns the new frame and its ``uint8 (H,W)`` 0/255 mask (where the face's weight is >= 0.5).
     """
@@ -128,9 +154,8 @@ def composite(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, landmarks
     rh, rw = alpha.shape
     inv = invert_affine(affine)
     inv[:, 2] -= (x0, y0)
-    s = face.shape[0]
     warped = cv2.warpAffine(face, inv, (rw, rh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    inside = cv2.warpAffine(np.ones((s, s), np.float32), inv, (rw, rh), flags=cv2.INTER_LINEAR,
+    inside = cv2.warpAffine(np.ones(face.shape[:2], np.float32), inv, (rw, rh), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     alpha = alpha * cv2.erode(inside, np.ones((3, 3), np.uint8))  # never past the crop's edge
     binary = alpha >= 0.5
@@ -150,8 +175,16 @@ def composite(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, landmarks
     return out, mask
 
 
+@METHODS.register("autoencoder")
 class Swapper:
-    """A trained model and the settings that put its faces into frames, for one target identity."""
+    """A trained model and the settings that put its faces into frames, for one target identity.
+
+    The "autoencoder" swap method (``methods.SwapMethod``): ``begin`` runs the model over the
+    segment's faces in batches, ``render`` pastes one of them back.
+    """
+
+    name: ClassVar[str] = "autoencoder"
+    default_settings: ClassVar[ConvertSettings] = ConvertSettings()
 
     def __init__(self, run: str | os.PathLike, to: str, *, checkpoint: str | os.PathLike | None = None,
                  settings: ConvertSettings | None = None, device: str = "auto"):
@@ -163,7 +196,7 @@ class Swapper:
         if not self.run.is_dir() and checkpoint is None:
             raise FakebenchError(f"{self.run}: no such run folder; train one with `fakebench generate train --out "
                                  f"{self.run}`")
-        self.settings = settings or ConvertSettings()
+        self.settings = settings or self.default_settings
         self.device = resolve_device(device)
         ckpt = load_checkpoint(self.checkpoint)
         self.config: TrainConfig = ckpt["train_config"]
@@ -180,6 +213,7 @@ class Swapper:
         self.model.load_state_dict(ckpt["state_dict"])
         self.model.to(self.device).eval()
         self.size = self.config.model.size
+        self._overlap = 0  # frames of the current segment the run trained on
 
     @torch.no_grad()
     def swap_crops(self, crops: np.ndarray) -> np.ndarray:
@@ -211,11 +245,35 @@ class Swapper:
     def swap_frame(self, frame: np.ndarray, face: np.ndarray, crop: np.ndarray, affine: np.ndarray,
                    landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Colour-match ``face`` (model output) to the driving ``crop``, then paste it into ``frame``."""
-        region = np.zeros((self.size, self.size), np.uint8)
-        hull = cv2.convexHull(np.round(transform_points(landmarks, affine)).astype(np.int32))
-        cv2.fillConvexPoly(region, hull, 1)
-        face = colour_match(face, crop, region.astype(bool), self.settings.colour)
+        region = inner_face(transform_points(landmarks, affine), (self.size, self.size))
+        face = colour_match(face, crop, region, self.settings.colour)
         return composite(frame, face, affine, landmarks, self.settings)
+
+    # -- the swap method (methods.SwapMethod) ------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        return self.to
+
+    def target(self, video_sha: str, start: int, stop: int, driving: str | None) -> str:
+        """The run's identity when the video is one of its inputs (else ``driving``, else "unknown")."""
+        target, self._overlap = provenance.driving_identity(self.run, video_sha, start, stop, driving)
+        return target
+
+    def begin(self, track, *, progress: bool = False) -> None:
+        self._crops, self._affines = self.prepare(track.crops, track.affines)
+        self._faces = np.zeros_like(self._crops)
+        self._faces[track.has_face] = self.swap_crops(self._crops[track.has_face])
+        self._landmarks = track.landmarks
+
+    def render(self, i: int, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.swap_frame(frame, self._faces[i], self._crops[i], self._affines[i], self._landmarks[i])
+
+    def describe(self) -> dict:
+        return {"run": str(self.run.resolve()),
+                "checkpoint": {"step": self.step, "sha256": sha256_file(self.checkpoint)},
+                "settings": {"size": self.size, **to_dict(self.settings), "margin": self.config.data.margin,
+                             "model_width": self.config.model.width, "model_latent": self.config.model.latent,
+                             "trained_frames_in_segment": self._overlap}}
 
 
 def convert(run: str | os.PathLike, video: str | os.PathLike, *, to: str, out: str | os.PathLike, start: int = 0,
@@ -226,34 +284,41 @@ def convert(run: str | os.PathLike, video: str | os.PathLike, *, to: str, out: s
     ``driving``: who is in the video (the manifest's ``target``); found from the run's data.json when
     the video is one of its inputs, else this name, else ``"unknown"``. Returns the manifest.
     """
+    out = check_out(out)
+    swapper = Swapper(run, to, checkpoint=checkpoint, settings=settings, device=device)
+    return convert_with(swapper, video, out=out, start=start, stop=stop, driving=driving, progress=progress)
+
+
+def convert_with(method: SwapMethod, video: str | os.PathLike, *, out: str | os.PathLike, start: int = 0,
+                 stop: int | None = None, driving: str | None = None, progress: bool = True) -> dict:
+    """Make the fake of frames ``[start, stop)`` of ``video`` with ``method``: ``out`` (.mp4), its masks, its manifest.
+
+    ``driving``: who is in the video, for the manifest (the method may know better, see its
+    ``target``). Returns the manifest.
+    """
     from tqdm import tqdm
 
     from fakebench.media import VideoWriter, iter_frames, probe_video
 
-    out = Path(out)
-    if out.suffix.lower() != ".mp4":
-        raise ConfigError(f"--out {out}: expected a .mp4 file name (the masks and manifest go beside it)")
-    swapper = Swapper(run, to, checkpoint=checkpoint, settings=settings, device=device)
-    settings = swapper.settings
+    out = check_out(out)
+    settings = method.settings
     info = probe_video(video)
     stop = info.n_frames if stop is None else min(stop, info.n_frames)
     if not 0 <= start < stop:
         raise ConfigError(f"{video}: frame range [{start}, {stop}) is empty or outside its {info.n_frames} frames")
     video_sha = content_key(video)  # sha256, memoised by size and mtime
-    target, overlap = provenance.driving_identity(swapper.run, video_sha, start, stop, driving)
-    if target == to:
-        log.warning("the video shows %r and --to is %r: this re-renders the same person (a reconstruction, "
-                    "not a swap)", target, to)
+    target = method.target(video_sha, start, stop, driving)
+    if target == method.source:
+        log.warning("the video shows %r and the face pasted in is %r: this re-renders the same person (a "
+                    "reconstruction, not a swap)", target, method.source)
 
-    track = swapper.extractor().extract(video, start=start, stop=stop, progress=progress)
+    track = method.extractor().extract(video, start=start, stop=stop, progress=progress)
     n = len(track)
-    crops, affines = swapper.prepare(track.crops, track.affines)
     has = track.has_face
-    faces = np.zeros_like(crops)
-    faces[has] = swapper.swap_crops(crops[has])
     if not has.any():
         log.warning("%s: no face in any of the %d frames [%d, %d); the output is the input unchanged (0 swapped)",
                     video, n, start, stop)
+    method.begin(track, progress=progress)
 
     paths = provenance.output_paths(out)
     metadata = {"comment": f"synthetic: face swap made by fakebench {provenance.fakebench_version()}; "
@@ -270,20 +335,25 @@ def convert(run: str | os.PathLike, video: str | os.PathLike, *, to: str, out: s
                                      "the file changed while converting, run again")
             mask = None
             if has[i]:
-                frame, mask = swapper.swap_frame(frame, faces[i], crops[i], affines[i], track.landmarks[i])
+                frame, mask = method.render(i, frame)
                 swapped += int(mask.any())
             writer.write(frame)
             masks.write(mask)
     manifest = provenance.build_manifest(
-        out=out, video=Path(video), video_sha=video_sha, start=start, stop=start + n, target=target, source=to,
-        run=swapper.run, step=swapper.step, checkpoint_sha=sha256_file(swapper.checkpoint),
-        settings={"size": swapper.size, **to_dict(settings), "margin": swapper.config.data.margin,
-                  "model_width": swapper.config.model.width, "model_latent": swapper.config.model.latent,
-                  "trained_frames_in_segment": overlap},
-        frames=n, frames_swapped=swapped, fps=info.fps, width=info.width, height=info.height)
+        out=out, video=Path(video), video_sha=video_sha, start=start, stop=start + n, target=target,
+        source=method.source, method=method.name, made_by=method.describe(), frames=n, frames_swapped=swapped,
+        fps=info.fps, width=info.width, height=info.height)
     provenance.write_manifest(paths["manifest"], manifest)
-    log.info("%s: %d of %d frames swapped to %r (step %d)", out, swapped, n, to, swapper.step)
+    log.info("%s: %d of %d frames swapped to %r (%s)", out, swapped, n, method.source, method.name)
     return manifest
+
+
+def check_out(out: str | os.PathLike) -> Path:
+    """``out`` as a Path, refused unless it names a .mp4 file."""
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise ConfigError(f"--out {out}: expected a .mp4 file name (the masks and manifest go beside it)")
+    return out
 
 
 def settings_from(values: dict) -> ConvertSettings:

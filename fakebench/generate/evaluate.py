@@ -169,9 +169,10 @@ def _pipeline_metrics(swapper: Swapper, tools: _Dlib, items: list[dict], faces: 
     """Paste ``faces`` into the items' frames; identity and landmarks on the fake frames and on the bare faces.
 
     ``refs``: mean embeddings ``x``/``y`` of real frames and ``x_crop``/``y_crop`` of real model-size crops."""
-    fake_marks, embeds, face_marks, face_embeds = [], [], [], []
+    fake_marks, embeds, face_marks, face_embeds, colours = [], [], [], [], []
     for item, face, crop, affine in zip(items, faces, crops, affines):
         fake, _ = swapper.swap_frame(item["image"], face, crop, affine, item["landmarks"])
+        colours.append(skin_lab(fake, item["landmarks"]) - skin_lab(item["image"], item["landmarks"]))
         marks, emb = tools.analyse(fake, item["box"])
         fake_marks.append(marks)
         embeds.append(emb)
@@ -186,9 +187,32 @@ def _pipeline_metrics(swapper: Swapper, tools: _Dlib, items: list[dict], faces: 
     frame_share, d_y, d_x = share(embeds, refs["x"], refs["y"])
     frame_level = _following(np.stack(fake_marks), np.stack([it["real_marks"] for it in items]))
     face_level = _following(np.stack(face_marks), np.stack([it["crop_marks"] for it in items]))
-    face_level["identity_share"] = share(face_embeds, refs["x_crop"], refs["y_crop"])[0]
+    face_level["identity_share"], f_y, f_x = share(face_embeds, refs["x_crop"], refs["y_crop"])
+    face_level["dist_to_source"], face_level["dist_to_target"] = float(f_y.mean()), float(f_x.mean())
+    colour = np.nanmean(np.stack(colours), axis=0)
     return {"identity_share": frame_share, "dist_to_source": float(d_y.mean()), "dist_to_target": float(d_x.mean()),
-            **frame_level, "face_only": face_level}
+            **frame_level, "face_only": face_level,
+            "colour": {"delta_L": float(colour[0]), "delta_a": float(colour[1]), "delta_b": float(colour[2]),
+                       "delta_e": float(np.linalg.norm(colour))}}
+
+
+def skin_lab(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Mean CIELAB (L* 0..100, a*, b*) of the skin in ``frame``: the landmark hull less the eyes and the mouth.
+
+    ``frame``: ``uint8 (H,W,3) RGB``; ``landmarks``: ``(68,2)`` in its pixels. NaN when too few pixels.
+    """
+    from fakebench.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE
+
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    pts = np.round(landmarks).astype(np.int32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1)
+    for part in (LEFT_EYE, RIGHT_EYE, MOUTH):
+        cv2.fillConvexPoly(mask, cv2.convexHull(pts[part]), 0)
+    region = mask.astype(bool)
+    if region.sum() < 16:
+        return np.full(3, np.nan)
+    lab = cv2.cvtColor(frame.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return lab[region].mean(0)
 
 
 def evaluate(run: str | os.PathLike, *, frames: int = 48, checkpoint: str | os.PathLike | None = None,
@@ -287,5 +311,8 @@ def format_report(report: dict) -> str:
             f"  face only:    landmark NME {fo['landmark_nme']:.3f} (control {cfo['landmark_nme']:.3f}), head-turn corr "
             f"{f(fo['head_turn_corr'])}, spread {fo['head_turn_spread_ratio']:.2f}; mouth corr {f(fo['mouth_corr'])}, "
             f"spread {fo['mouth_spread_ratio']:.2f}; identity share {fo['identity_share']:.2f} (mean-face control "
-            f"{cfo['identity_share']:.2f}, real {fo['real_share_nearer_source']:.2f})"]
+            f"{cfo['identity_share']:.2f}, real {fo['real_share_nearer_source']:.2f}); distance to the pasted person "
+            f"{fo['dist_to_source']:.3f}, to the video's {fo['dist_to_target']:.3f}",
+            f"  colour (pasted skin - real skin, CIELAB): L* {m['colour']['delta_L']:+.1f}, a* {m['colour']['delta_a']:+.1f}, "
+            f"b* {m['colour']['delta_b']:+.1f}, delta E {m['colour']['delta_e']:.1f}"]
     return "\n".join(lines)

@@ -11,9 +11,14 @@ Each converted fake ``<name>.mp4`` has beside it::
      "input": {"path", "sha256", "start_frame", "stop_frame"},  # the driving video's segment [start, stop)
      "identities": {"target": "a", "source": "b"},            # target: the person in the driving video,
                                                               # source: the face pasted in (FF++ convention)
-     "run": "<run folder>", "checkpoint": {"step", "sha256"},
+     "method": "autoencoder",                                 # the swap method (methods.py)
+     "run": "<run folder>", "checkpoint": {"step", "sha256"}, # autoencoder: the model that drew the face
      "settings": {"size", "blend", "colour", "mask_erode", "mask_blur", ...},
      "frames": T, "frames_swapped": n, "fps": ..., "width": ..., "height": ...}
+
+A ``graphics`` fake has ``"donor": {"path", "sha256", "start_frame", "stop_frame"}`` (the video
+whose face was pasted in, and the range its frames were taken from) instead of ``run`` and
+``checkpoint``. A manifest without ``method`` (written before there were two) is an autoencoder's.
 
 The data sets and the benchmarks read these files (never this module); the manifest is written
 last, so a fake with a manifest is complete.
@@ -32,8 +37,9 @@ from fakebench.errors import FakebenchError
 from fakebench.files import atomic_path, write_json
 
 SCHEMA = "fakebench.generated/1"
-_KEYS = ("schema", "fakebench_version", "video", "masks", "label", "input", "identities", "run", "checkpoint",
-         "settings", "frames", "frames_swapped", "fps", "width", "height")
+_KEYS = ("schema", "fakebench_version", "video", "masks", "label", "input", "identities", "settings", "frames",
+         "frames_swapped", "fps", "width", "height")
+METHOD_KEYS = {"autoencoder": ("run", "checkpoint"), "graphics": ("donor",)}  # what each method adds
 
 
 def fakebench_version() -> str:
@@ -114,9 +120,12 @@ def driving_identity(run: Path, video_sha: str, start: int, stop: int, given: st
 
 
 def build_manifest(*, out: Path, video: Path, video_sha: str, start: int, stop: int, target: str, source: str,
-                   run: Path, step: int, checkpoint_sha: str, settings: dict, frames: int, frames_swapped: int,
-                   fps: float, width: int, height: int) -> dict:
+                   method: str, made_by: dict, frames: int, frames_swapped: int, fps: float, width: int,
+                   height: int) -> dict:
+    """The manifest of a fake; ``made_by`` is the method's own part (its ``describe()``: ``settings`` and
+    ``run``/``checkpoint`` or ``donor``)."""
     paths = output_paths(out)
+    own = {k: v for k, v in made_by.items() if k != "settings"}
     return {
         "schema": SCHEMA,
         "fakebench_version": fakebench_version(),
@@ -126,9 +135,9 @@ def build_manifest(*, out: Path, video: Path, video_sha: str, start: int, stop: 
         "input": {"path": str(Path(video).resolve()), "sha256": video_sha, "start_frame": int(start),
                   "stop_frame": int(stop)},
         "identities": {"target": target, "source": source},
-        "run": str(Path(run).resolve()),
-        "checkpoint": {"step": int(step), "sha256": checkpoint_sha},
-        "settings": settings,
+        "method": method,
+        **own,
+        "settings": made_by["settings"],
         "frames": int(frames),
         "frames_swapped": int(frames_swapped),
         "fps": float(fps),
@@ -155,7 +164,12 @@ def read_manifest(path: str | os.PathLike) -> dict:
 
 
 def check_manifest(manifest: dict, where: str) -> None:
-    missing = [k for k in _KEYS if k not in manifest]
+    """The keys every manifest has and those its method adds (no ``method``: an autoencoder's)."""
+    method = manifest.get("method", "autoencoder")
+    if method not in METHOD_KEYS:
+        raise FakebenchError(f"{where}: method {method!r}; this fakebench knows {', '.join(METHOD_KEYS)}: upgrade "
+                             "fakebench or convert the video again")
+    missing = [k for k in (*_KEYS, *METHOD_KEYS[method]) if k not in manifest]
     if missing or manifest.get("schema") != SCHEMA:
         raise FakebenchError(f"{where}: expected a {SCHEMA} manifest, got schema {manifest.get('schema')!r}"
                              f"{f' missing {missing}' if missing else ''}")

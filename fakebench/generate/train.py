@@ -12,7 +12,7 @@ The run folder::
     env.json         commit, package versions, device, seed
     data.json        per identity and input: sha256, frame ranges trained on and held out, face counts
     checkpoint.pt    {format_version, kind, config, state_dict, step, optimizer, rng}: the latest, atomic
-    checkpoints/     step-NNNNNN.pt snapshots (only with snapshot_every > 0)
+    checkpoints/     step-NNNNNN.pt snapshots (with snapshot_every > 0, or at the budget fractions in snapshots)
     log.csv          step, training seconds (over all resumes), losses per identity, faces/s; held-out validation
     preview.png      held-out faces: A, A->A, A->B, B, B->B, B->A (also previews/step-NNNNNN.png)
 
@@ -43,11 +43,11 @@ import cv2
 import numpy as np
 import torch
 
-from fakebench.config import from_dict, load_config, save_config, to_dict
+from fakebench.config import from_dict, save_config, to_dict
 from fakebench.errors import CheckpointError, ConfigError
 from fakebench.files import atomic_path, write_json
 from fakebench.generate.data import DataConfig, FaceSet, Source, load_faces
-from fakebench.generate.losses import l1_error, priority_map, swap_loss
+from fakebench.generate.losses import face_map, l1_error, priority_map, split_face_map, swap_loss
 from fakebench.generate.model import ModelConfig, SwapModel
 from fakebench.generate.warp import WarpConfig, training_pair
 
@@ -65,19 +65,29 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     warp: WarpConfig = field(default_factory=WarpConfig)
-    # Measured on 2 CPU cores: batch 8 at lr 3e-4 reached in 10 min (2,100 steps) the held-out loss that batch 16
-    # at lr 1e-4 reached after 30 (1,900 steps, more load). Long GPU runs may prefer faceswap's 16+ at 5e-5.
+    # The recipe below was measured on the demo's faces (2 CPU cores, 1,400 steps, 48 held-out frames per direction;
+    # BENCHMARKS.md, "Generator"): against the 2017 recipe (constant lr 3e-4, whole-crop loss, warp throughout, no
+    # GAN term) sharpness went from 0.19 / 0.24 of real to 0.40 / 0.70, head-turn correlation 0.81 / 0.74 -> 0.87 / 0.81.
     batch: int = 8  # faces of EACH identity per step
-    lr: float = 3e-4  # Adam
+    lr: float = 6e-4  # Adam, the peak of the schedule
     beta1: float = 0.5  # faceswap's Adam betas
     beta2: float = 0.999
     priority: float = 2.0  # extra L1 weight on eyes and mouth (0 = off)
+    background: float = 0.1  # loss weight off the face hull (faceswap's penalized mask loss); 1 = the whole crop alike
+    schedule: Literal["constant", "cosine"] = "cosine"  # cosine: from lr down to lr_final over the run's budget
+    warmup: int = 100  # steps of linear warm-up from lr/10 to lr
+    lr_final: float = 0.05  # cosine's end, as a fraction of lr
+    perceptual: float = 0.0  # weight of the ImageNet-feature term (losses.FeatureLoss); 0 = off (not measured to pay)
+    warp_until: float = 0.7  # fraction of the budget after which the grid warp stops (sharper late steps); 1 = always
+    adversarial: float = 0.1  # weight of the patch-discriminator term (adversarial.py, the GAN variant); 0 = off
+    adversarial_from: float = 0.25  # fraction of the budget before the adversarial term starts
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA and on CPUs with native bf16
     compile: bool = False  # torch.compile the training step (worth it on CUDA for long runs)
     save_every: int = 200  # steps between checkpoints (also at the end and on SIGINT/SIGTERM)
     val_every: int = 200  # steps between validations on held-out faces
     preview_every: int = 200  # steps between preview grids
     snapshot_every: int = 0  # keep checkpoints/step-N.pt every N steps (detectability-vs-step sweeps); 0 = off
+    snapshots: tuple[float, ...] = ()  # also keep one when these fractions of fit's budget are spent (e.g. 0.25, 0.5)
     log_every: int = 10  # steps between log.csv rows
     seed: int = 0
 
@@ -89,6 +99,17 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.snapshot_every < 0 or self.priority < 0:
             raise ConfigError("snapshot_every and priority must be >= 0")
+        if not all(0 <= v <= 1 for v in (self.background, self.lr_final, self.warp_until, self.adversarial_from)) \
+                or self.warmup < 0 or self.perceptual < 0 or self.adversarial < 0:
+            raise ConfigError(f"background, lr_final, warp_until and adversarial_from are fractions in [0, 1], warmup, "
+                              f"perceptual and adversarial >= 0; got background={self.background}, lr_final="
+                              f"{self.lr_final}, warp_until={self.warp_until}, adversarial_from={self.adversarial_from}, "
+                              f"warmup={self.warmup}, perceptual={self.perceptual}, adversarial={self.adversarial}")
+        if any(not 0 < f < 1 for f in self.snapshots):
+            raise ConfigError(f"snapshots are fractions of the budget in (0, 1) (the end is checkpoint.pt itself), got "
+                              f"{list(self.snapshots)}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ConfigError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
 
 
 @dataclass
@@ -134,6 +155,7 @@ class Trainer:
         self.step_count = 0
         self.seconds = 0.0  # training time of the checkpoint this run resumed from
         self._clock: tuple[float, float] | None = None
+        self._horizon: tuple[str, float] | None = None  # ("steps", total) or ("seconds", total): the cosine's end
         self.model: SwapModel | None = None
         self._stop_requested = False
 
@@ -180,8 +202,10 @@ class Trainer:
             if _fingerprint(old) != _fingerprint(data_record):
                 raise ConfigError(f"{self.run} was trained on other inputs (files, frame ranges or face counts differ "
                                   "from data.json): pass the same inputs, or train into a new --out folder")
-        self._priority = {name: np.stack([priority_map(m, fs.crops.shape[1]) for m in fs.landmarks])
-                          if cfg.priority > 0 else None for name, fs in self.faces.items()}
+        # The map the warp moves with each face: the face hull and the eyes/mouth (masked loss), or only the latter.
+        draw = face_map if cfg.background < 1 else priority_map
+        self._priority = {name: np.stack([draw(m, fs.crops.shape[1]) for m in fs.landmarks])
+                          if cfg.priority > 0 or cfg.background < 1 else None for name, fs in self.faces.items()}
 
         self.model = SwapModel(cfg.model).to(self.device)
         if self.device.startswith("cuda"):
@@ -194,6 +218,17 @@ class Trainer:
 
             self._pool = ThreadPoolExecutor(workers, thread_name_prefix="warp")
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        self.discriminators, self.disc_optimizer = None, None
+        if cfg.adversarial > 0:
+            from fakebench.generate.adversarial import Discriminators
+
+            self.discriminators = Discriminators(cfg.model.identities).to(self.device)
+            self.disc_optimizer = torch.optim.Adam(self.discriminators.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        self._features = None
+        if cfg.perceptual > 0:
+            from fakebench.generate.losses import FeatureLoss
+
+            self._features = FeatureLoss().to(self.device)
         self._forward = torch.compile(self.model.forward_each) if cfg.compile else self.model.forward_each
         self.step_count = 0
         if resuming:
@@ -216,7 +251,10 @@ class Trainer:
         self.model.load_state_dict(ckpt["state_dict"])
         try:
             self.optimizer.load_state_dict(ckpt["optimizer"])
-        except (ValueError, KeyError) as err:
+            if self.discriminators is not None and "discriminators" in ckpt:
+                self.discriminators.load_state_dict(ckpt["discriminators"])
+                self.disc_optimizer.load_state_dict(ckpt["disc_optimizer"])
+        except (ValueError, KeyError, RuntimeError) as err:
             raise CheckpointError(f"{path}: optimizer state does not fit the model ({err}); the file is damaged or "
                                   "foreign: train into a new --out folder") from err
         self.step_count = int(ckpt["step"])
@@ -240,17 +278,19 @@ class Trainer:
         """
         cfg = self.config
         state = copy.deepcopy(self.rng.bit_generator.state)
+        late = cfg.warp_until < 1 and self._progress() >= cfg.warp_until
+        warp = dataclasses.replace(cfg.warp, grid_noise=0.0) if late else cfg.warp
         jobs = []
         for name, fs in self.faces.items():
             idx = fs.train_idx[self.rng.integers(0, len(fs.train_idx), size=cfg.batch)]
             seeds = self.rng.integers(0, 2**63, size=cfg.batch)
             prio = self._priority[name]
-            jobs += [(fs.crops[i], None if prio is None else prio[i], int(seed)) for i, seed in zip(idx, seeds)]
+            jobs += [(fs.crops[i], None if prio is None else prio[i], int(seed), warp) for i, seed in zip(idx, seeds)]
         return state, jobs
 
     def _pair(self, job: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        face, prio, seed = job
-        return training_pair(face, prio, np.random.default_rng(seed), self.config.warp, self.config.model.size)
+        face, prio, seed, warp = job
+        return training_pair(face, prio, np.random.default_rng(seed), warp, self.config.model.size)
 
     def _submit(self) -> tuple[dict, list]:
         state, jobs = self._draw()
@@ -290,20 +330,66 @@ class Trainer:
         cfg = self.config
         self.model.train()
         x, y, w = self._batch()
+        face = None
+        if cfg.background < 1:
+            face, w = split_face_map(w)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(self.step_count)
         with self._autocast():
             out = self._forward(x, cfg.batch)
         losses = {}
         total = 0.0
+        adversarial = self.discriminators is not None and self._progress() >= cfg.adversarial_from
+        judged = []
         for k, name in enumerate(cfg.model.identities):
             part = slice(k * cfg.batch, (k + 1) * cfg.batch)
-            loss = swap_loss(out[part], y[part], w[part], cfg.priority)
+            loss = swap_loss(out[part], y[part], w[part], cfg.priority, face=None if face is None else face[part],
+                             background=cfg.background)
+            if self._features is not None or adversarial:
+                pred = out[part].float()
+                if face is not None:  # off the face, the target's own pixels: the extra terms judge the face
+                    keep = (cfg.background + (1 - cfg.background) * face[part])[:, None]
+                    pred = pred * keep + y[part] * (1 - keep)
+                if self._features is not None:
+                    loss = loss + cfg.perceptual * self._features(pred, y[part])
+                if adversarial:
+                    loss = loss + cfg.adversarial * self.discriminators.generator_loss(name, pred)
+                    judged.append((name, y[part], pred.detach()))
             losses[f"loss_{name}"] = loss
             total = total + loss
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
+        if judged:
+            self.disc_optimizer.zero_grad(set_to_none=True)
+            d_loss = sum(self.discriminators.discriminator_loss(name, real, fake) for name, real, fake in judged)
+            d_loss.backward()
+            self.disc_optimizer.step()
+            self.last_d_loss = float(d_loss.detach())
         self.step_count += 1
         return {"loss": float(total.detach()), **{k: float(v.detach()) for k, v in losses.items()}}
+
+    def _progress(self, step: int | None = None) -> float:
+        """How far into ``fit``'s budget the run is, in [0, 1] (0 outside ``fit``)."""
+        if self._horizon is None:
+            return 0.0
+        kind, end = self._horizon
+        done = (self.step_count if step is None else step) / end if kind == "steps" else self._elapsed() / end
+        return min(max(done, 0.0), 1.0)
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step ``step`` (0-based): warm-up, then constant or cosine over the budget.
+
+        The cosine's horizon is the budget ``fit`` was given: its total steps, else the fraction of
+        its minutes spent (so a time-budgeted run anneals by the clock and still ends at lr_final).
+        """
+        cfg = self.config
+        if step < cfg.warmup:
+            return cfg.lr * (0.1 + 0.9 * step / cfg.warmup)
+        if cfg.schedule == "constant" or self._horizon is None:
+            return cfg.lr
+        done = self._progress(step)
+        return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * done)))
 
     def close(self) -> None:
         """Stop the warp threads (a Trainer without them needs no closing)."""
@@ -354,8 +440,8 @@ class Trainer:
         return write_image(self.run / "preview.png", image)
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def save(self) -> Path:
-        """Atomically write ``checkpoint.pt`` (and a snapshot when due)."""
+    def save(self, snapshot: bool = False) -> Path:
+        """Atomically write ``checkpoint.pt`` (and a snapshot when due, or when ``snapshot``)."""
         state = {
             "format_version": FORMAT_VERSION,
             "kind": KIND,
@@ -364,6 +450,8 @@ class Trainer:
             "step": self.step_count,
             "seconds": self._elapsed(),
             "optimizer": self.optimizer.state_dict(),
+            **({"discriminators": self.discriminators.state_dict(), "disc_optimizer": self.disc_optimizer.state_dict()}
+               if self.discriminators is not None else {}),
             "rng": {"python": random.getstate(), "numpy": self.rng_state(), "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
@@ -371,11 +459,12 @@ class Trainer:
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
         every = self.config.snapshot_every
-        if every and self.step_count % every == 0:
+        if snapshot or (every and self.step_count % every == 0):
             snap = self.run / "checkpoints" / f"step-{self.step_count:06d}.pt"
             snap.parent.mkdir(exist_ok=True)
             with atomic_path(snap) as tmp:
-                torch.save({k: v for k, v in state.items() if k not in ("optimizer", "rng")}, tmp)
+                torch.save({k: v for k, v in state.items() if k not in ("optimizer", "rng", "discriminators",
+                                                                        "disc_optimizer")}, tmp)
         return path
 
     # -- the loop -------------------------------------------------------------------------------
@@ -393,6 +482,7 @@ class Trainer:
         started = time.perf_counter()
         self._clock = (started, self.seconds)  # log.csv and checkpoints count training seconds over all resumes
         deadline = started + minutes * 60 if minutes is not None else math.inf
+        self._horizon = ("steps", float(steps)) if steps is not None else ("seconds", self.seconds + minutes * 60)
         window: list[dict] = []
         rate, val, stopped, last_t = None, {}, "steps", time.perf_counter()
         bar = tqdm(total=steps, initial=self.step_count, desc="train", unit="step", disable=not self.progress,
@@ -405,6 +495,7 @@ class Trainer:
                 if time.perf_counter() >= deadline:
                     stopped = "minutes"
                     break
+                before = self._progress()
                 losses = self.train_step()
                 now = time.perf_counter()
                 step_rate = faces_per_step / max(now - last_t, 1e-9)
@@ -424,8 +515,10 @@ class Trainer:
                     _append_log(log_file, row, cfg.model.identities)
                 if self.step_count % cfg.preview_every == 0:
                     self.preview()
-                if self.step_count % cfg.save_every == 0:
-                    self.save()
+                after = self._progress()
+                snapshot = any(before < f <= after for f in cfg.snapshots)
+                if snapshot or self.step_count % cfg.save_every == 0:
+                    self.save(snapshot=snapshot)
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses['loss']:.4f}", faces_s=f"{rate:.1f}")
             bar.close()
@@ -435,7 +528,7 @@ class Trainer:
                 _append_log(log_file, {"step": self.step_count, "seconds": round(self._elapsed(), 1),
                                        **{k: round(v, 5) for k, v in val.items()}}, cfg.model.identities)
                 self.preview()
-        self.seconds, self._clock = self._elapsed(), None
+        self.seconds, self._clock, self._horizon = self._elapsed(), None, None  # the budget was this call's
         last = _last_loss(log_file)
         if stopped == "interrupted":
             log.warning("stopped at step %d; checkpoint saved, run the same command again to resume", self.step_count)
@@ -469,7 +562,7 @@ def load_checkpoint(path: str | os.PathLike, expect: ModelConfig | None = None) 
         raise CheckpointError(f"{path}: checkpoint format {ckpt.get('format_version')}, this fakebench reads "
                               f"{FORMAT_VERSION}; convert with the fakebench version that trained it")
     try:
-        config = from_dict(TrainConfig, ckpt["config"], where=f"{path} config")
+        config = stored_config(ckpt["config"], where=f"{path} config")
     except (ConfigError, KeyError) as err:
         raise CheckpointError(f"{path}: its stored config does not parse ({err}); the file is foreign or damaged") from err
     if expect is not None and config.model != expect:
@@ -495,10 +588,28 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> tuple[SwapModel,
     return model.to(device).eval(), ckpt["train_config"], int(ckpt["step"])
 
 
+# What a run stored before these options existed trained without them: a resumed old run keeps its recipe.
+LEGACY_TRAINING = {"background": 1.0, "schedule": "constant", "warmup": 0, "warp_until": 1.0, "adversarial": 0.0,
+                   "perceptual": 0.0}
+
+
+def stored_config(data: dict, where: str) -> TrainConfig:
+    """A run's stored TrainConfig (config.yaml or a checkpoint's): keys it lacks take their pre-recipe values."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of training settings, got {type(data).__name__}")
+    return from_dict(TrainConfig, {**LEGACY_TRAINING, **data}, where=where)
+
+
 def load_run_config(run: Path) -> TrainConfig:
     path = run / "config.yaml"
     if path.exists():
-        return load_config(TrainConfig, path)
+        import yaml
+
+        try:
+            return stored_config(yaml.safe_load(path.read_text()), str(path))
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{path}: not readable YAML ({str(err).splitlines()[0]}); the run folder is damaged") \
+                from err
     return load_checkpoint(run / CHECKPOINT)["train_config"]
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 
+import pandas as pd
 import pytest
 
 from fakebench.datasets.index import index_layout
@@ -78,3 +79,23 @@ def test_folder_without_manifests(tmp_path):
     (tmp_path / "env.json").write_text("{}")
     with pytest.raises(DatasetLayoutError, match=r"expected <root>/\*\*/<name>\.json manifests .*files: clip\.mp4, env\.json"):
         index_layout("generated", tmp_path)
+
+
+def test_graphics_fakes_are_indexed_under_their_method(tmp_path):
+    fakes, video_a, _ = build_generated(tmp_path)
+    path = write_manifest(fakes / "graphics", "a_from_b_graphics", video_a, "a", "b", 0, 8, method="graphics",
+                          donor={"path": "/donors/b.mp4", "sha256": "cd" * 32, "start_frame": 0, "stop_frame": 100})
+    manifest = json.loads(path.read_text())
+    del manifest["run"], manifest["checkpoint"]  # a graphics fake names its donor, not a run
+    path.write_text(json.dumps(manifest))
+    df = index_layout("generated", fakes)
+    fake = df[df["label"] == 1]
+    assert sorted(fake["method"]) == ["fakebench-ae"] * 3 + ["fakebench-graphics"]  # no "method" key: autoencoder
+    graphics = fake[fake["method"] == "fakebench-graphics"].iloc[0]
+    assert (graphics["target_id"], graphics["source_id"], graphics["run"], graphics["checkpoint_sha256"]) == ("a", "b", "", "")
+    assert pd.isna(graphics["step"])
+    real = df[df["label"] == 0].set_index("target_id")
+    assert len(real) == 2 and graphics["original_id"] == real.loc["a", "video_id"]  # a[0:8], indexed once
+    write_manifest(fakes / "graphics", "broken", video_a, "a", "b", 0, 4, method=3)
+    with pytest.raises(DatasetLayoutError, match=r"broken\.json: method is 3; expected str"):
+        index_layout("generated", fakes)

@@ -22,8 +22,9 @@ def one_thread():
 
 def tiny_config(**changes) -> TrainConfig:
     """A 64 px model of width 8 (~50 k parameters): a step takes milliseconds."""
+    # warp_until=1: the resume test compares a prefetched batch (drawn inside fit's budget) with a fresh draw after it
     base = dict(model=ModelConfig(width=8, latent=32), data=DataConfig(stride=5, min_faces=8, gap=0.5), batch=4,
-                lr=1e-3, precision="fp32", save_every=5, val_every=5, preview_every=5, log_every=1)
+                lr=1e-3, precision="fp32", save_every=5, val_every=5, preview_every=5, log_every=1, warp_until=1.0)
     base.update(changes)
     return TrainConfig(**base)
 

@@ -18,8 +18,8 @@ from fakebench.generate.provenance import SCHEMA, MaskWriter, output_paths, read
 from fakebench.media import probe_video, read_video
 from tests.conftest import sample
 
-MANIFEST_KEYS = {"schema", "fakebench_version", "video", "masks", "label", "input", "identities", "run", "checkpoint",
-                 "settings", "frames", "frames_swapped", "fps", "width", "height"}
+MANIFEST_KEYS = {"schema", "fakebench_version", "video", "masks", "label", "input", "identities", "method", "run",
+                 "checkpoint", "settings", "frames", "frames_swapped", "fps", "width", "height"}
 
 
 # -- the per-frame steps, on synthetic images ---------------------------------------------------------
@@ -127,7 +127,7 @@ def test_manifest_follows_the_schema(fake_a, tiny_run):
     assert on_disk["identities"] == {"target": "a", "source": "b"}  # A is the run's input for 'a'
     assert on_disk["checkpoint"] == {"step": 10, "sha256": sha256_file(tiny_run / "checkpoint.pt")}
     settings = on_disk["settings"]
-    assert {"size": 64, "blend": "alpha", "colour": "reinhard", "mask_erode": 0.0, "mask_blur": 0.1}.items() <= settings.items()
+    assert {"size": 64, "blend": "alpha", "colour": "reinhard", "mask_erode": 0.02, "mask_blur": 0.1}.items() <= settings.items()
     assert settings["trained_frames_in_segment"] == 0
 
 

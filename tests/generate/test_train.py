@@ -124,3 +124,84 @@ def test_a_folder_of_face_images_is_an_input(tmp_path):
                        progress=False)
     assert len(faces.train_idx) == 6 and len(faces.held_out_idx) == 2  # the last quarter of the files, by name
     assert faces.records[0]["kind"] == "images" and faces.records[0]["files"][0] == "000.png"
+
+
+def test_cosine_schedule_warms_up_then_anneals_to_the_end_of_the_budget(tmp_path, tiny_sources):
+    config = tiny_config(schedule="cosine", warmup=4, lr=1e-3, lr_final=0.1)
+    trainer = Trainer(config, tmp_path / "run", device="cpu", progress=False).setup(tiny_sources)
+    trainer._horizon = ("steps", 100.0)
+    lrs = [trainer.lr_at(s) for s in range(101)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[0] < lrs[1] < lrs[2] < lrs[3] < lrs[4]
+    assert max(lrs) == pytest.approx(1e-3, rel=0.05) and lrs[100] == pytest.approx(1e-4)
+    assert lrs[50] == pytest.approx(0.55e-3, rel=0.01)  # half way: half way between lr and lr_final
+    assert all(a >= b for a, b in zip(lrs[5:], lrs[6:]))  # no rise after the warm-up
+    constant = Trainer(tiny_config(lr=1e-3, schedule="constant", warmup=0), tmp_path / "run2", device="cpu",
+                       progress=False).setup(tiny_sources)
+    assert constant.lr_at(0) == constant.lr_at(999) == 1e-3
+
+
+def test_snapshots_at_budget_fractions_and_a_gan_run_resumes_with_the_same_next_step(tmp_path, tiny_sources):
+    config = tiny_config(background=0.1, adversarial=0.1, adversarial_from=0.2, snapshots=(0.3, 0.6), save_every=100)
+    run = tmp_path / "run"
+    first = Trainer(config, run, device="cpu", progress=False).setup(tiny_sources)
+    first.fit(steps=10)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000003.pt", "step-000006.pt"]
+    assert first.last_d_loss > 0  # the discriminators trained
+    first._horizon = resumed_horizon = ("steps", 20.0)  # two more steps of a 20-step budget: adversarial on
+    expected = [first.train_step()["loss"] for _ in range(2)]
+    resumed = Trainer(config, run, device="cpu", progress=False).setup()
+    resumed._horizon = resumed_horizon
+    assert [resumed.train_step()["loss"] for _ in range(2)] == expected  # discriminators and their Adam restored
+
+
+def test_the_grid_warp_stops_at_warp_until(tmp_path, tiny_sources):
+    trainer = Trainer(tiny_config(warp_until=0.5), tmp_path / "run", device="cpu", progress=False).setup(tiny_sources)
+    trainer._horizon = ("steps", 10.0)
+    trainer.step_count = 4
+    assert all(job[3].grid_noise == trainer.config.warp.grid_noise > 0 for job in trainer._draw()[1])
+    trainer.step_count = 5
+    assert all(job[3].grid_noise == 0 for job in trainer._draw()[1])
+
+
+def test_cli_bad_training_options_are_one_line(tmp_path, tiny_sources, capsys):
+    a, b = tiny_sources["a"][0].path, tiny_sources["b"][0].path
+    for flags, words in ((["--background", "1.5"], "background, lr_final, warp_until and adversarial_from are fractions"),
+                         (["--snapshots", "0.5,1.0"], "snapshots are fractions of the budget in (0, 1)"),
+                         (["--adversarial", "-1"], "adversarial >= 0"),
+                         (["--warp-until", "2"], "warp_until=2.0"),
+                         (["--warmup", "-5"], "warmup=-5"),
+                         (["--perceptual", "-0.1"], "perceptual=-0.1"),
+                         (["--lr-final", "1.5"], "lr_final=1.5")):
+        assert main(["generate", "train", "--a", a, "--b", b, "--out", str(tmp_path / "run"), "--steps", "1", "-q",
+                     *flags]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], err
+    with pytest.raises(SystemExit):
+        main(["generate", "train", "--a", a, "--b", b, "--out", str(tmp_path / "run"), "--snapshots", "half"])
+    assert "expected fractions separated by commas" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["generate", "train", "--a", a, "--b", b, "--out", str(tmp_path / "run"), "--schedule", "linear"])
+    assert "invalid choice: 'linear'" in capsys.readouterr().err
+
+
+def test_a_run_stored_before_the_recipe_options_resumes_with_its_own_recipe(tmp_path, tiny_run):
+    import yaml
+
+    from fakebench.generate.train import LEGACY_TRAINING, load_run_config
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    stored = yaml.safe_load((run / "config.yaml").read_text())
+    for key in LEGACY_TRAINING:  # as written by the version before these options
+        stored.pop(key)
+    (run / "config.yaml").write_text(yaml.safe_dump(stored))
+    config = load_run_config(run)
+    assert (config.background, config.schedule, config.warmup, config.adversarial) == (1.0, "constant", 0, 0.0)
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    for key in LEGACY_TRAINING:
+        ckpt["config"].pop(key)
+    torch.save(ckpt, run / "checkpoint.pt")
+    assert load_checkpoint(run / "checkpoint.pt")["train_config"] == config
+    (run / "config.yaml").write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match="not readable YAML"):
+        load_run_config(run)

@@ -5,16 +5,22 @@ Each fake is ``<name>.mp4`` beside ``<name>.json`` (the manifest) and ``<name>.m
 
     {"schema": "fakebench.generated/1", "video": "<name>.mp4", "masks": "<name>.masks.npz", "label": 1,
      "input": {"path": "...", "sha256": "...", "start_frame": 0, "stop_frame": 480},
-     "identities": {"target": "a", "source": "b"}, "run": "...", "checkpoint": {"step": 1200, "sha256": "..."},
+     "identities": {"target": "a", "source": "b"}, "method": "autoencoder",
+     "run": "...", "checkpoint": {"step": 1200, "sha256": "..."},
      "settings": {...}, "frames": 480, "frames_swapped": 470, "fps": 24.0, "width": 360, "height": 288}
+
+A ``graphics`` fake (landmark warp + Poisson blend of a donor video's face) has ``"method":
+"graphics"`` and ``"donor": {"path", "sha256", "start_frame", "stop_frame"}`` instead of ``run`` and
+``checkpoint``; a manifest without ``method`` is an autoencoder's.
 
 ``video``/``masks`` are relative to the manifest's folder; ``input.path`` too when relative.
 The root is searched recursively. A ``.json`` beside a same-named video, or any ``.json`` whose
 ``schema`` starts with ``fakebench.generated``, must be a valid manifest (else the error names the
 file); other JSON files (a run's ``config``/``env``) are ignored.
 
-Fakes: method ``fakebench-ae``, ``video_id`` ``generated/<sha256 of the video, 16 hex>``; extra
-columns ``mask_path``, ``step``, ``checkpoint_sha256``, ``settings`` (JSON text), ``run``,
+Fakes: method ``fakebench-ae`` (autoencoder) or ``fakebench-<method>`` (``fakebench-graphics``),
+``video_id`` ``generated/<sha256 of the video, 16 hex>``; extra columns ``mask_path``, ``step``,
+``checkpoint_sha256``, ``run`` (empty for a graphics fake), ``settings`` (JSON text),
 ``frames_swapped``. With ``include_real`` (default) the real input segments are indexed too
 (label 0, method ``original``, target = the driving video's person), once per distinct
 (input content, segment), ``video_id`` ``real/<input sha256, 16 hex>:<start>-<stop>``: derived
@@ -34,7 +40,7 @@ from fakebench.errors import DatasetLayoutError
 from fakebench.files import content_key
 
 SCHEMA = "fakebench.generated/1"
-METHOD = "fakebench-ae"
+METHODS = {"autoencoder": "fakebench-ae"}  # the index's name of a swap method, where not "fakebench-<method>"
 EXPECTED = f"<root>/**/<name>.json manifests (schema {SCHEMA}) beside <name>.mp4 and <name>.masks.npz"
 
 
@@ -72,7 +78,7 @@ class Generated:
                      "settings": json.dumps(manifest.get("settings", {}), sort_keys=True),
                      "frames_swapped": manifest.get("frames_swapped")}
             records.append(VideoRecord(video_id=f"{self.name}/{content_key(video)[:16]}", path=str(video),
-                                       label=int(manifest["label"]), dataset=self.name, method=METHOD,
+                                       label=int(manifest["label"]), dataset=self.name, method=method_name(manifest),
                                        target_id=str(who["target"]), source_id=str(who["source"]),
                                        original_id=real_id, extra=extra))
             if not self.include_real or real_id in reals:
@@ -95,6 +101,13 @@ class Generated:
                   changed)
         log.info("%s: %d manifests, %d fakes, %d real segments", root, len(manifests), len(records), len(reals))
         return records + list(reals.values())
+
+
+def method_name(manifest: dict) -> str:
+    """The index's ``method`` of a fake: ``fakebench-ae`` for the autoencoder (no ``method`` key: written before
+    there were two), else ``fakebench-<method>``."""
+    method = manifest.get("method", "autoencoder")
+    return METHODS.get(method, f"fakebench-{method}")
 
 
 def _read(path: Path) -> dict | None:
@@ -141,3 +154,5 @@ def _check(path: Path, data: dict) -> None:
     need(data, "identities", dict)
     for key in ("target", "source"):
         need(data["identities"], key, (str, int), "identities.")
+    if "method" in data:
+        need(data, "method", str)
