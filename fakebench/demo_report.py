@@ -108,7 +108,7 @@ def about(demo: Demo, evaluation: dict) -> list[str]:
         f"face embedding, but the same pipeline pasting a fixed average face scores {_pairs(controls)}, so that share "
         "proves little; head-turn and mouth correlations (the bars table) say whether the face follows the driving "
         f"video. What {gen['train_seconds'] / 60:.0f} minutes of CPU training buy is in the bars table and the "
-        "contact sheets; BENCHMARKS.md has the same measures after 5 to 80 minutes.",
+        "contact sheets; BENCHMARKS.md has the same measures after longer training.",
     ]
 
 
@@ -171,7 +171,7 @@ def bars_table(evaluation: dict) -> tuple[list[str], list[list[str]]]:
         for key in directions:
             m = evaluation["directions"][key]
             value = get(m)
-            cell = f"{_fmt(value, 2)} {'met' if value is not None and passes(value) else 'MISSED'}"
+            cell = f"{_fmt(value, 3)} {'met' if value is not None and passes(value) else 'MISSED'}"
             if control_key is not None:
                 cell += f" (average face {_fmt(m['control_mean_face']['face_only'].get(control_key), 2)})"
             cells.append(cell)
