@@ -65,10 +65,7 @@ def swap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | N
     both terms (faceswap's penalized mask loss: the prediction is pulled towards the target there, so
     SSIM sees the face's own edges and the capacity goes to the face).
     """
-    pred, target = pred.float(), target.float()
-    if face is not None and background < 1:
-        keep = (background + (1.0 - background) * face.float())[:, None]
-        pred = pred * keep + target * (1.0 - keep)
+    pred, target = focus(pred.float(), target.float(), face, background), target.float()
     l1 = (pred - target).abs().mean(1)
     if weight is not None and priority > 0:
         mult = 1.0 + priority * weight.float()
@@ -76,6 +73,15 @@ def swap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | N
     else:
         l1 = l1.mean()
     return l1 + (1.0 - ssim(pred, target, data_range=1.0, size_average=True))
+
+
+def focus(pred: torch.Tensor, target: torch.Tensor, face: torch.Tensor | None, background: float) -> torch.Tensor:
+    """``pred`` pulled towards ``target`` off the face: there its errors count ``background`` times, in any term
+    computed on the result (``face``: ``float (B,S,S)`` in [0,1]; None or ``background >= 1``: ``pred`` itself)."""
+    if face is None or background >= 1:
+        return pred
+    keep = (background + (1.0 - background) * face.float())[:, None]
+    return pred * keep + target * (1.0 - keep)
 
 
 def l1_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

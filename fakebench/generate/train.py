@@ -47,7 +47,7 @@ from fakebench.config import from_dict, save_config, to_dict
 from fakebench.errors import CheckpointError, ConfigError
 from fakebench.files import atomic_path, write_json
 from fakebench.generate.data import DataConfig, FaceSet, Source, load_faces
-from fakebench.generate.losses import face_map, l1_error, priority_map, split_face_map, swap_loss
+from fakebench.generate.losses import face_map, focus, l1_error, priority_map, split_face_map, swap_loss
 from fakebench.generate.model import ModelConfig, SwapModel
 from fakebench.generate.warp import WarpConfig, training_pair
 
@@ -67,7 +67,7 @@ class TrainConfig:
     warp: WarpConfig = field(default_factory=WarpConfig)
     # The recipe below was measured on the demo's faces (2 CPU cores, 1,400 steps, 48 held-out frames per direction;
     # BENCHMARKS.md, "Generator"): against the 2017 recipe (constant lr 3e-4, whole-crop loss, warp throughout, no
-    # GAN term) sharpness went from 0.19 / 0.24 of real to 0.40 / 0.70, head-turn correlation 0.81 / 0.74 -> 0.87 / 0.81.
+    # GAN term) sharpness went from 0.19 / 0.23 of real to 0.40 / 0.70, head-turn correlation 0.59 / 0.73 -> 0.87 / 0.81.
     batch: int = 8  # faces of EACH identity per step
     lr: float = 6e-4  # Adam, the peak of the schedule
     beta1: float = 0.5  # faceswap's Adam betas
@@ -156,6 +156,7 @@ class Trainer:
         self.seconds = 0.0  # training time of the checkpoint this run resumed from
         self._clock: tuple[float, float] | None = None
         self._horizon: tuple[str, float] | None = None  # ("steps", total) or ("seconds", total): the cosine's end
+        self.last_d_loss: float | None = None  # the discriminators' loss in the last adversarial step
         self.model: SwapModel | None = None
         self._stop_requested = False
 
@@ -345,11 +346,8 @@ class Trainer:
             part = slice(k * cfg.batch, (k + 1) * cfg.batch)
             loss = swap_loss(out[part], y[part], w[part], cfg.priority, face=None if face is None else face[part],
                              background=cfg.background)
-            if self._features is not None or adversarial:
-                pred = out[part].float()
-                if face is not None:  # off the face, the target's own pixels: the extra terms judge the face
-                    keep = (cfg.background + (1 - cfg.background) * face[part])[:, None]
-                    pred = pred * keep + y[part] * (1 - keep)
+            if self._features is not None or adversarial:  # the extra terms judge the face, as the loss does
+                pred = focus(out[part].float(), y[part], None if face is None else face[part], cfg.background)
                 if self._features is not None:
                     loss = loss + cfg.perceptual * self._features(pred, y[part])
                 if adversarial:
