@@ -1,7 +1,7 @@
 """The face-swap generators: the learned autoencoder (one shared encoder, one decoder per identity) and a graphics swap.
 
 Read in this order: ``model.py`` (the autoencoder), ``warp.py`` (training pairs), ``losses.py``,
-``data.py`` (faces and the held-out split), ``train.py`` (the Trainer and the run folder),
+``adversarial.py`` (the GAN variant's patch discriminators), ``data.py`` (faces and the held-out split), ``train.py`` (the Trainer and the run folder),
 ``methods.py`` (swap methods, named), ``convert.py`` (the one convert loop, and the autoencoder
 method), ``graphics.py`` (the graphics swap: landmark warp + Poisson, no training),
 ``provenance.py`` (manifest + masks), ``evaluate.py`` (quality).
