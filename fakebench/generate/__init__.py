@@ -1,10 +1,10 @@
 """The face-swap generators: the learned autoencoder (one shared encoder, one decoder per identity) and a graphics swap.
 
 Read in this order: ``model.py`` (the autoencoder), ``warp.py`` (training pairs), ``losses.py``,
-``adversarial.py`` (the GAN variant's patch discriminators), ``data.py`` (faces and the held-out split), ``train.py`` (the Trainer and the run folder),
-``methods.py`` (swap methods, named), ``convert.py`` (the one convert loop, and the autoencoder
-method), ``graphics.py`` (the graphics swap: landmark warp + Poisson, no training),
-``provenance.py`` (manifest + masks), ``evaluate.py`` (quality).
+``adversarial.py`` (the GAN variant's patch discriminators), ``data.py`` (faces and the held-out
+split), ``train.py`` (the Trainer and the run folder), ``methods.py`` (swap methods, named),
+``convert.py`` (the one convert loop, and the autoencoder method), ``graphics.py`` (the graphics
+swap: landmark warp + Poisson, no training), ``provenance.py`` (manifest + masks), ``evaluate.py`` (quality).
 
 The Python entry points (this package imports nothing heavy itself, so ``fakebench --help`` stays fast)::
 
