@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "report.html. Each stage is resumable (Ctrl-C saves); a rerun keeps the finished stages.")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (default runs/demo)")
     demo.add_argument("--preset", choices=("cpu", "quality", "gpu", "smoke"), default="cpu",
-                      help="cpu: <= 15 min on 2 cores (default); quality: the cpu demo with 4 h of generator training "
+                      help="cpu: 13-16.5 min on 2 cores (default); quality: the cpu demo with 4 h of generator training "
                            "(resumable); gpu: longer training, needs CUDA; smoke: ~3 min, a check that every stage runs")
     _device_seed(demo)
     _common(demo)

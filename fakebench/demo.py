@@ -62,7 +62,7 @@ UNSEEN = ("C", "D", "E")  # real people the generator and the detectors never sa
 
 @dataclass(frozen=True)
 class Preset:
-    """How much of everything the demo does; ``cpu`` fits ~15 min on 2 cores."""
+    """How much of everything the demo does; ``cpu``: ~13 min on 2 cores with warm caches, ~16.5 on a new machine."""
 
     name: str
     source_seconds: float | None  # use the first N seconds of each A/B video (None: all of it)
