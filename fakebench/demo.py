@@ -364,8 +364,11 @@ class Demo:
         """The curve's last point is the final checkpoint's test fakes: linked (not copied) into curve/step-N/."""
         import os
 
-        step = json.loads(next(c for c in clips if c["method"] == "autoencoder" and c["split"] == "test"
-                               and "checkpoint" not in c)["out"].with_suffix(".json").read_text())["checkpoint"]["step"]
+        last = next((c for c in clips if c["method"] == "autoencoder" and c["split"] == "test" and "checkpoint" not in c),
+                    None)
+        if last is None:  # no held-out test clip: nothing to plot
+            return
+        step = json.loads(last["out"].with_suffix(".json").read_text())["checkpoint"]["step"]
         folder = self.curve_fakes / f"step-{step:06d}"
         for old in self.curve_fakes.glob("step-*") if self.curve_fakes.exists() else []:
             if old.name.startswith("step-") and not (self.gen_run / "checkpoints" / f"{old.name}.pt").exists() \
