@@ -310,9 +310,24 @@ def _face_box(mask: np.ndarray, pad: float = 0.35) -> tuple[int, int, int, int] 
     return x0, y0, int(min(cx + half, w)), int(min(cy + half, h))
 
 
+def _tile(image: np.ndarray, box: tuple[int, int, int, int], side: int) -> np.ndarray:
+    """``box`` (x0, y0, x1, y1) of an ``uint8 (H,W,3)`` image, resized to ``side`` x ``side``."""
+    import cv2
+
+    x0, y0, x1, y1 = box
+    return cv2.resize(np.ascontiguousarray(image[y0:y1, x0:x1]), (side, side), interpolation=cv2.INTER_AREA)
+
+
+def _png_of(image: np.ndarray) -> bytes | None:
+    """An ``uint8 (H,W,3)`` RGB image as PNG bytes."""
+    import cv2
+
+    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return png.tobytes() if ok else None
+
+
 def _sheet_rows(manifest_path: Path, pairs: int, side: int) -> list[np.ndarray]:
     """``pairs`` (input | fake) face crops, ``side`` px each, spread over one fake clip."""
-    import cv2
 
     from fakebench.media import iter_frames
 
@@ -329,15 +344,12 @@ def _sheet_rows(manifest_path: Path, pairs: int, side: int) -> list[np.ndarray]:
     tiles = []
     for t in picks:
         box = _face_box(masks[t])
-        x0, y0, x1, y1 = box
-        for image in (real[int(t + start)], fake[int(t)]):
-            tiles.append(cv2.resize(np.ascontiguousarray(image[y0:y1, x0:x1]), (side, side), interpolation=cv2.INTER_AREA))
+        tiles += [_tile(image, box, side) for image in (real[int(t + start)], fake[int(t)])]
     return tiles
 
 
 def contact_sheets(demo: Demo, pairs: int = 4, side: int = 128) -> list[tuple[str, bytes]]:
     """Per swap method, a row per direction of (real input | fake) face pairs from the held-out test clips."""
-    import cv2
 
     from fakebench.demo import METHODS
 
@@ -355,11 +367,11 @@ def contact_sheets(demo: Demo, pairs: int = 4, side: int = 128) -> list[tuple[st
             continue
         width = max(r.shape[1] for r in rows)
         sheet = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
-        ok, png = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-        if ok:
+        png = _png_of(sheet)
+        if png is not None:
             names = ", ".join(f"row {i + 1}: {d.replace('-to-', ' wearing ').upper()}" for i, d in enumerate(labels))
             found.append((f"Contact sheet, {method} swaps: real input | fake, pairs left to right ({names})",
-                          png.tobytes()))
+                          png))
     return found
 
 
@@ -374,6 +386,7 @@ def colour_panel(demo: Demo, side: int = 160) -> bytes | None:
     from fakebench.faces.align import transform_points
     from fakebench.generate.convert import Swapper, colour_match, composite
     from fakebench.generate.evaluate import skin_lab
+    from fakebench.media import iter_frames
 
     rows = []
     for direction in ("a-to-b", "b-to-a"):
@@ -386,8 +399,6 @@ def colour_panel(demo: Demo, side: int = 160) -> bytes | None:
         track = swapper.extractor().extract(manifest["input"]["path"], start=start, stop=start + 1, progress=False)
         if not track.has_face[0]:
             continue
-        from fakebench.media import iter_frames
-
         frame = next(iter(iter_frames(manifest["input"]["path"], [start])))[1]
         crops, affines = swapper.prepare(track.crops, track.affines)
         face = swapper.swap_crops(crops)[0]
@@ -402,12 +413,11 @@ def colour_panel(demo: Demo, side: int = 160) -> bytes | None:
                       composite(frame, whole, affines[0], marks, plain)[0]]
         mask = np.zeros(frame.shape[:2], np.uint8)
         cv2.fillConvexPoly(mask, cv2.convexHull(np.round(marks).astype(np.int32)), 255)
-        x0, y0, x1, y1 = _face_box(mask, pad=0.6)
+        box = _face_box(mask, pad=0.6)
         real = skin_lab(frame, marks)
         row = []
         for k, image in enumerate(tiles):
-            tile = cv2.resize(np.ascontiguousarray(image[y0:y1, x0:x1]), (side, side), interpolation=cv2.INTER_AREA)
-            tile = np.concatenate([tile, np.full((22, side, 3), 255, np.uint8)])
+            tile = np.concatenate([_tile(image, box, side), np.full((22, side, 3), 255, np.uint8)])
             d = skin_lab(image, marks) - real
             text = ("real", "none", "whole hull", "inner face")[k] + ("" if k == 0 else f" dE {np.linalg.norm(d):.1f}")
             cv2.putText(tile, text, (4, side + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
@@ -415,5 +425,4 @@ def colour_panel(demo: Demo, side: int = 160) -> bytes | None:
         rows.append(np.concatenate(row, axis=1))
     if not rows:
         return None
-    ok, png = cv2.imencode(".png", cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
-    return png.tobytes() if ok else None
+    return _png_of(np.concatenate(rows))
