@@ -423,17 +423,14 @@ class Demo:
                                       for kind in ("real", "fake")}}
 
     # 6 ----------------------------------------------------------------------------------------------
-    def cnn_config(self, artifacts: bool):
-        from fakebench.detect.cnn import CNNConfig
-
-        return CNNConfig(backbone=self.p.backbone, input_size=self.p.det_size, frames=self.p.det_frames,
-                         aux_boundary=artifacts)
+    def cnn_config(self) -> dict:
+        """The demo's CNN options (each detector keeps its own defaults for the rest, e.g. the boundary head)."""
+        return {"backbone": self.p.backbone, "input_size": self.p.det_size, "frames": self.p.det_frames}
 
     def stage_detectors(self, fresh: bool) -> dict:
         from fakebench.datasets.index import load_index
-        from fakebench.detect.artifacts import ArtifactDetector
-        from fakebench.detect.classifier import ClassifierDetector
-        from fakebench.detect.training import FaceSet, TrainConfig, fit_detector
+        from fakebench.detect.factory import create
+        from fakebench.detect.training import FaceSet, TrainConfig
 
         if fresh and self.det_dir.exists():
             shutil.rmtree(self.det_dir)
@@ -441,31 +438,31 @@ class Demo:
         train_rows = load_index(self.index_path).query("split == 'train'")
         details = {}
 
-        artifacts = ArtifactDetector(config=self.cnn_config(True), device=self.device, seed=self.seed)
+        artifacts = create("artifacts", config=self.cnn_config(), device=self.device, seed=self.seed)
         watch = self._clip_faces(artifacts, train_rows[train_rows.method == METHODS["autoencoder"]], 1)
         real = FaceSet.concat([self._generator_faces(artifacts), self._orl_faces(artifacts)])
         log.info("artifacts CNN: %d real faces (self-blended in training), %d fakes watched, never trained on",
                  len(real), len(watch))
-        summary = fit_detector(artifacts, real=real, fake=None, watch_fake=watch, out=self.det_dir / "artifacts",
-                               config=TrainConfig(epochs=p.art_epochs, seed=self.seed), progress=self.progress)
+        summary = artifacts.fit(real, watch, out=self.det_dir / "artifacts",
+                                config=TrainConfig(epochs=p.art_epochs, seed=self.seed), progress=self.progress)
         details["artifacts"] = _summary(summary)
 
         for label, method in CLASSIFIERS.items():  # one classifier per swap method, trained on that method's fakes only
-            classifier = ClassifierDetector(config=self.cnn_config(False), device=self.device, seed=self.seed)
+            classifier = create("classifier", config=self.cnn_config(), device=self.device, seed=self.seed)
             real = self._clip_faces(classifier, train_rows[train_rows.label == 0], 0)
             fake = self._clip_faces(classifier, train_rows[train_rows.method == METHODS[method]], 1)
             log.info("%s: %d real and %d fake (%s) faces from the training clips", label, len(real), len(fake), method)
-            summary = fit_detector(classifier, real=real, fake=fake, out=self.det_dir / label,
-                                   config=TrainConfig(epochs=p.cls_epochs, seed=self.seed), progress=self.progress)
+            summary = classifier.fit(real, fake, out=self.det_dir / label,
+                                     config=TrainConfig(epochs=p.cls_epochs, seed=self.seed), progress=self.progress)
             details[label] = _summary(summary)
         return details
 
     def _clip_faces(self, detector, rows, label: int):
         from fakebench.datasets.index import frame_range
-        from fakebench.detect.score import extractor_for, track_for
+        from fakebench.detect.score import track_for
         from fakebench.detect.training import FaceSet
 
-        extractor = extractor_for(detector, device=self.device)
+        extractor = detector.request.extractor(device=self.device)
         tracks = []
         for row in rows.to_dict("records"):
             start, stop = frame_range(row)
@@ -474,11 +471,10 @@ class Demo:
 
     def _generator_faces(self, detector):
         """A and B training-segment faces (the generator's frames, from the face cache), four groups per video."""
-        from fakebench.detect.score import extractor_for
         from fakebench.detect.training import FaceSet
 
         data = json.loads((self.gen_run / "data.json").read_text())
-        extractor = extractor_for(detector, device=self.device)
+        extractor = detector.request.extractor(device=self.device)
         sets = []
         for name, ident in data.items():
             per_video = max(1, self.p.art_faces // len(ident["inputs"]))

@@ -226,7 +226,7 @@ def blink_traces(demo: Demo) -> list[tuple[str, bytes]]:
     """EAR traces of a real A clip, its fake and a real B clip (the blink detector's own plot)."""
     from fakebench.datasets.index import frame_range, load_index
     from fakebench.detect.blink import BlinkDetector
-    from fakebench.detect.score import extractor_for, track_for
+    from fakebench.detect.score import track_for
 
     index = load_index(demo.index_path)
     test = index[index["split"] == "test"]
@@ -241,7 +241,7 @@ def blink_traces(demo: Demo) -> list[tuple[str, bytes]]:
         if person == "a" and not fakes.empty:
             picks.append((f"{person.upper()} wearing {fakes.iloc[0]['source_id'].upper()} (fake)", fakes.iloc[0]))
     detector = BlinkDetector()
-    extractor = extractor_for(detector, device=demo.device)
+    extractor = detector.request.extractor(device=demo.device)
     found = []
     for label, row in picks:
         start, stop = frame_range(row.to_dict())

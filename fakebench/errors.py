@@ -31,3 +31,7 @@ class CheckpointError(FakebenchError):
 
 class DatasetLayoutError(FakebenchError):
     """A data set folder that does not match the layout it was indexed as."""
+
+
+class PluginError(FakebenchError):
+    """A detector from outside fakebench that cannot be loaded: import error, wrong type, name taken."""

@@ -21,7 +21,7 @@ from fakebench.errors import FakebenchError
 log = logging.getLogger("fakebench.benchmarks")
 
 
-def curve_points(predictions, videos, *, aggregation: str = "mean", n_boot: int = 2000, ci: float = 0.95,
+def curve_points(predictions, videos, *, aggregation: str | None = None, n_boot: int = 2000, ci: float = 0.95,
                  seed: int = 0) -> list[dict]:
     """One point per (detector, data set, generator step) from a run's predictions and videos tables."""
     import pandas as pd

@@ -411,21 +411,25 @@ def compare_bootstrap(labels, scores_a, scores_b, groups=None, *, n: int = 2000,
 CELL = ("detector", "dataset", "perturbation", "level")
 
 
-def video_scores(predictions, aggregation: str = "mean"):
+def video_scores(predictions, aggregation: str | None = None, sources: dict[str, str] | None = None):
     """One row per (detector, dataset, perturbation, level, video): label, score, and where the score came from.
 
-    Detectors with frame rows: their finite frame scores aggregated with ``aggregation`` (a video
-    without any scored frame gets 0.5, undecided); clip-level detectors: their own video rows (frame -1).
+    By default the stored video rows (frame -1): each detector's own verdict, as ``detect score``
+    gives it (``source``: ``sources[detector]``, e.g. its aggregation, else "detector"). With an
+    ``aggregation`` (mean, max, confident), detectors with frame rows get their finite frame scores
+    re-aggregated that way instead (a video without any scored frame gets 0.5, undecided).
     """
     import pandas as pd
 
     from fakebench.detect.base import aggregate
 
     keys = [*CELL, "video_id"]
-    frames = predictions[predictions["frame"] >= 0]
     videos = predictions[predictions["frame"] < 0][[*keys, "split", "label", "score"]]
+    sources = sources or {}
+    frames = predictions[predictions["frame"] >= 0] if aggregation is not None else predictions.iloc[:0]
     has_frames = set(map(tuple, frames[["detector", "dataset"]].drop_duplicates().to_numpy().tolist()))
-    own = videos[[(d, s) not in has_frames for d, s in zip(videos["detector"], videos["dataset"])]].assign(source="detector")
+    own = videos[[(d, s) not in has_frames for d, s in zip(videos["detector"], videos["dataset"])]]
+    own = own.assign(source=[sources.get(d, "detector") for d in own["detector"]])
     if frames.empty:
         return own.reset_index(drop=True)
     finite = frames[np.isfinite(frames["score"])]
@@ -449,17 +453,19 @@ def _cell_rng(seed: int, *parts) -> np.random.Generator:
     return np.random.default_rng([seed & 0xFFFFFFFF, zlib.crc32("|".join(map(str, parts)).encode())])
 
 
-def evaluate(predictions, *, aggregation: str = "mean", n_boot: int = 2000, ci: float = 0.95, seed: int = 0,
-             frame_intervals: Sequence[str] = ("auc",), progress: bool = False) -> tuple[list[dict], list[dict]]:
+def evaluate(predictions, *, aggregation: str | None = None, n_boot: int = 2000, ci: float = 0.95, seed: int = 0,
+             frame_intervals: Sequence[str] = ("auc",), progress: bool = False,
+             sources: dict[str, str] | None = None) -> tuple[list[dict], list[dict]]:
     """Metric rows (video and frame level) per (detector, dataset, perturbation, level), and DeLong comparisons.
 
-    Video level: every metric with a bootstrap interval over videos. Frame level (detectors with
+    Video level (``video_scores``: the stored video rows, or frame rows re-aggregated by
+    ``aggregation``): every metric with a bootstrap interval over videos. Frame level (detectors with
     frame rows): every metric, intervals for ``frame_intervals`` (frames resampled by whole videos);
     frames without a face (NaN) are left out and counted.
     """
     from tqdm import tqdm
 
-    videos = video_scores(predictions, aggregation)
+    videos = video_scores(predictions, aggregation, sources)
     frames = predictions[predictions["frame"] >= 0]
     rows: list[dict] = []
     one_class: set[str] = set()

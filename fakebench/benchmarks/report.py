@@ -163,7 +163,8 @@ def roc_plot(runs: list[Run]) -> bytes | None:
         pred = run.predictions[run.predictions["perturbation"] == "none"]
         if pred.empty:
             continue
-        scores = video_scores(pred, run.metrics.get("aggregation", "mean"))
+        own = run.metrics.get("video_scores") == "detector"  # else an older run, or one that re-aggregated frames
+        scores = video_scores(pred, None if own else run.metrics.get("aggregation", "mean"))
         for (detector, dataset), g in scores.groupby(["detector", "dataset"], sort=True):
             y = g["label"].to_numpy()
             if y.min() == y.max():
@@ -327,8 +328,12 @@ def _about(runs: list[Run]) -> list[str]:
         env = run.env
         where = ", ".join(x for x in (env.get("device"), env.get("gpu"), f"commit {str(env.get('commit'))[:10]}"
                                       if env.get("commit") else None) if x)
-        lines.append(f"{run.name}: {sets}. Video scores: {m.get('aggregation')} of frame scores (clip-level detectors: "
-                     f"their own verdict). {int(m.get('ci', 0.95) * 100)} % intervals: stratified bootstrap over videos, "
+        how = (f"{m.get('aggregation')} of frame scores (clip-level detectors: their own verdict)"
+               if m.get("video_scores") != "detector" or m.get("aggregation") != "per detector"
+               else "each detector's own (" + ", ".join(f"{d}: {w.get('aggregation', 'detector')}" for d, w in
+                                                       (m.get("work") or {}).items()) + ")")
+        lines.append(f"{run.name}: {sets}. Video scores: {how}. {int(m.get('ci', 0.95) * 100)} % intervals: "
+                     "stratified bootstrap over videos, "
                      f"{m.get('bootstrap')} replicates. Perturbations on {m.get('perturb_on')}. {where}."
                      + (f" {len(m.get('failures') or [])} units failed (listed in metrics.json)." if m.get("failures")
                         else ""))

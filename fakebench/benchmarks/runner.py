@@ -13,7 +13,7 @@ A benchmark config (YAML, ``BenchConfig``)::
       - {name: jpeg, levels: [1, 3, 5]}
       - {name: h264}                                           # levels 1..5
     perturb_on: frames                                         # or crops (fast mode, see perturb.py)
-    metrics: {aggregation: mean, bootstrap: 2000, ci: 0.95}
+    metrics: {bootstrap: 2000, ci: 0.95}                        # (+ aggregation: max to re-aggregate frame rows)
     seed: 0
 
 Every (detector, video, perturbation, level) is one unit of work. Its result (the sampled frame
@@ -32,10 +32,12 @@ The run folder::
                          DeLong comparisons, the split of each data set, failures
     metrics.csv          the metric rows, flat
 
-Video rows (frame -1) hold the detector's own verdict on the video: a frame-level detector's frame
-scores aggregated with its own aggregation, a clip-level detector's (blink) ``explain`` score; a video
-where no face is found scores 0.5, as ``detect score`` says. Frame rows exist for frame-level
-detectors only; a sampled frame without a face has score NaN.
+Video rows (frame -1) hold the detector's own verdict on the video, from the same function that
+``detect score`` uses (``detect.score.judge``): a frame-level detector's frame scores aggregated with
+its own aggregation, a clip-level detector's (blink) ``explain`` score; a video where no face is
+found scores 0.5. The video-level metrics read these rows (``metrics.aggregation`` re-aggregates the
+frame rows instead, when set). Frame rows exist for frame-level detectors only; a sampled frame
+without a face has score NaN.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ CLEAN = "none"
 
 @dataclass(frozen=True)
 class DetectorSpec:
-    name: str  # a registered detector (`fakebench detect list`)
+    name: str  # a detector (`fakebench detect list`), pkg.module:Class or path/to/file.py:Class (relative to this file)
     weights: str | None = None  # trained weights / settings file (relative to the config file)
     label: str = ""  # its name in the tables; default: name (give one when a detector appears twice)
     config: dict[str, Any] = field(default_factory=dict)  # options of the detector's config class (no weights)
@@ -98,7 +100,8 @@ class PerturbationSpec:
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    aggregation: str = "mean"  # frame scores -> video score for video-level metrics: mean, max or confident
+    # video-level metrics read each detector's own video score; or re-aggregate the frame rows: mean, max, confident
+    aggregation: str | None = None
     bootstrap: int = 2000  # replicates for the confidence intervals (0: none)
     ci: float = 0.95
     frame_intervals: tuple[str, ...] = ("auc",)  # frame-level metrics that get an interval (video level: all)
@@ -137,8 +140,13 @@ def resolve_paths(config: BenchConfig, base: Path) -> BenchConfig:
         p = Path(value).expanduser()
         return str(p if p.is_absolute() else (base / p).resolve())
 
+    def detector(name: str) -> str:  # path/to/file.py:Class is taken from the config's folder too
+        target, sep, attr = name.rpartition(":")
+        return f"{absolute(target)}:{attr}" if sep and target.endswith(".py") else name
+
     return replace(config,
-                   detectors=tuple(replace(d, weights=absolute(d.weights)) for d in config.detectors),
+                   detectors=tuple(replace(d, name=detector(d.name), weights=absolute(d.weights))
+                                   for d in config.detectors),
                    datasets=tuple(replace(d, index=absolute(d.index), root=absolute(d.root)) for d in config.datasets))
 
 
@@ -155,9 +163,12 @@ def check_config(config: BenchConfig) -> BenchConfig:
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
         raise ConfigError(f"benchmark config: detector {dup[0]!r} is listed twice; give each a `label:` to tell them apart")
-    for d in config.detectors:
+    from fakebench.detect.factory import make_config, resolve
+
+    for i, d in enumerate(config.detectors):
         if d.weights and d.config:
             raise ConfigError(f"detector {d.name}: give weights or config, not both (the weights carry their config)")
+        make_config(resolve(d.name), d.config or None, where=f"detectors[{i}] ({d.name}) config")  # typos fail here
     for i, d in enumerate(config.datasets):
         if (d.index is None) == (d.layout is None):
             raise ConfigError(f"datasets[{i}]: give exactly one of index (a file) or layout (+ root); got "
@@ -175,7 +186,8 @@ def check_config(config: BenchConfig) -> BenchConfig:
             raise ConfigError(f"perturbation {p.name}: level 0 is the clean video, scored anyway; use levels 1..5")
     if config.perturb_on not in perturb.MODES:
         raise ConfigError(f"perturb_on {config.perturb_on!r}; expected frames or crops")
-    aggregate([0.5], config.metrics.aggregation)
+    if config.metrics.aggregation is not None:
+        aggregate([0.5], config.metrics.aggregation)
     if config.metrics.bootstrap < 0 or not 0 < config.metrics.ci < 1:
         raise ConfigError(f"metrics: bootstrap {config.metrics.bootstrap}, ci {config.metrics.ci}; expected "
                           "bootstrap >= 0 replicates and 0 < ci < 1")
@@ -241,45 +253,24 @@ class BuiltDetector:
 
 
 def build_detector(spec: DetectorSpec, device: str = "auto", seed: int = 0) -> BuiltDetector:
-    """The detector of a config entry, with the identity its cached results are filed under."""
-    import inspect
-
-    from fakebench.config import from_dict, to_dict
-    from fakebench.detect import DETECTORS, load_detectors
+    """The detector of a config entry (``detect.create``), with the identity its cached results are filed under."""
+    from fakebench.config import to_dict
+    from fakebench.detect.factory import create, resolve, weights_file
     from fakebench.files import sha256_file
 
-    load_detectors()
-    cls = DETECTORS.get(spec.name)
-    weights_hash = None
-    if spec.weights:
-        weights = Path(spec.weights)
-        if weights.is_dir():
-            weights = weights / "best.pt"
-        if not weights.is_file():
-            raise FakebenchError(f"detector {spec.name}: weights {spec.weights} not found; pass the file written by "
-                                 "`fakebench detect train` (or its --out folder)")
-        kwargs = {"device": device} if "device" in inspect.signature(cls.load).parameters else {}
-        detector = cls.load(weights, **kwargs)
-        weights_hash = sha256_file(weights)
-    else:
-        accepted = inspect.signature(cls.__init__).parameters
-        kwargs = {k: v for k, v in (("device", device), ("seed", seed)) if k in accepted}
-        if spec.config:
-            config_cls = getattr(cls, "config_class", None)
-            if config_cls is None:
-                raise ConfigError(f"detector {spec.name} takes no config; drop `config:`")
-            kwargs["config"] = from_dict(config_cls, spec.config, where=f"detector {spec.name} config")
-        detector = cls(**kwargs)
-        from fakebench.detect.cnn import CNNDetector
-
-        if isinstance(detector, CNNDetector):
-            log.warning("detector %s has no trained weights: its scores are those of an untrained network (pass "
-                        "`weights:` from `fakebench detect train`)", spec.label or spec.name)
+    entry = resolve(spec.name)
+    weights = weights_file(spec.weights) if spec.weights else None
+    detector = create(spec.name, weights=weights, config=spec.config or None, device=device, seed=seed)
+    if weights is None and getattr(detector, "needs_weights", False):
+        log.warning("detector %s has no trained weights: its scores are those of an untrained network (pass "
+                    "`weights:` from `fakebench detect train`, or a published checkpoint)", spec.label or entry.name)
     config = getattr(detector, "config", None)
-    identity = {"detector": spec.name, "weights_sha256": weights_hash,
+    identity = {"detector": spec.name, "weights_sha256": sha256_file(weights) if weights else None,
                 "config": to_dict(config) if config is not None else None, "request": asdict(detector.request),
-                "seed": seed if weights_hash is None else None}
-    return BuiltDetector(spec.label or spec.name, detector, identity)
+                "seed": seed if weights is None else None}
+    if entry.origin != "built-in":  # a plug-in's results are filed under its class too
+        identity["class"] = f"{entry.cls.__module__}.{entry.cls.__qualname__}"
+    return BuiltDetector(spec.label or entry.name, detector, identity)
 
 
 # -- one unit of work ----------------------------------------------------------------------------------
@@ -308,14 +299,13 @@ class Scorer:
 
     def __init__(self, built: BuiltDetector, *, device: str = "auto", mode: str = "frames", seed: int = 0,
                  workdir: Path, use_face_cache: bool = True):
-        from fakebench.detect.score import extractor_for
-
         self.built = built
         self.detector = built.detector
         self.mode = mode
         self.seed = seed
-        self.extractor = extractor_for(self.detector, device=device, use_cache=use_face_cache)
-        self.scratch = extractor_for(self.detector, device=device, use_cache=False)  # perturbed frames: never cached
+        request = self.detector.request
+        self.extractor = request.extractor(device=device, use_cache=use_face_cache)
+        self.scratch = request.extractor(device=device, use_cache=False)  # perturbed frames: never cached
         self.workdir = workdir
 
     def score(self, row: dict, perturbation: str, level: int) -> dict:
@@ -336,39 +326,19 @@ class Scorer:
         return record
 
     def _judge(self, track) -> dict:
-        from fakebench.detect.base import Detector, aggregate
-        from fakebench.detect.cnn import CNNDetector
+        from fakebench.detect.score import judge
 
-        detector = self.detector
-        flags = []
-        frame_scores = None
-        if track.n_with_face == 0:
-            flags.append(f"no face in any of the {len(track)} sampled frames")
-            video = 0.5
-            if detector.frame_level:
-                frame_scores = np.full(len(track), np.nan)
-        elif detector.frame_level:
-            frame_scores = np.asarray(detector.score_frames(track), np.float64)
-            if type(detector).explain in (Detector.explain, CNNDetector.explain):  # explain = aggregate(frames)
-                how = getattr(getattr(detector, "config", None), "aggregation", "mean")
-                video = aggregate(frame_scores, how)
-            else:
-                video = float(detector.explain(track).score)
-        else:
-            result = detector.explain(track)
-            video = float(result.score)
-            flags += [str(f) for f in result.evidence.get("flags", [])]
+        result = judge(self.detector, track)
+        scores = result.frame_scores
         return {"v": CACHE_VERSION, "frames": [int(f) for f in track.frames],
-                "scores": None if frame_scores is None else [None if not np.isfinite(s) else float(s)
-                                                             for s in frame_scores],
-                "video_score": float(video), "sampled": len(track), "with_face": track.n_with_face, "flags": flags}
+                "scores": None if scores is None else [None if not np.isfinite(s) else float(s) for s in scores],
+                "video_score": result.score, "sampled": len(track), "with_face": track.n_with_face,
+                "flags": [str(f) for f in result.evidence.get("flags", [])]}
 
     def _sampled(self, path: str, start: int, stop: int | None) -> np.ndarray:
-        from fakebench.media import probe_video, sample_indices
+        from fakebench.media import probe_video
 
-        req = self.detector.request
-        n = probe_video(path).n_frames
-        return sample_indices(n, count=req.count, stride=req.every if req.count is None else None, start=start, stop=stop)
+        return self.detector.request.indices(probe_video(path).n_frames, start, stop)
 
     def _perturbed_frames(self, path: str, start: int, stop: int | None, name: str, level: int):
         from fakebench.benchmarks import perturb
@@ -459,6 +429,8 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
     seconds: dict[str, dict] = {}
     for spec in config.detectors:
         built = build_detector(spec, device=device, seed=config.seed)
+        det = built.detector
+        seconds[built.label] = {"aggregation": det.aggregation if det.frame_level else "detector"}
         scorer = Scorer(built, device=device, mode=config.perturb_on, seed=config.seed, workdir=workdir)
         folder = cache / built.key
         spent = {"units": 0, "computed": 0, "cached": 0, "seconds": 0.0}
@@ -499,7 +471,7 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
                     bar.update(1)
             bar.close()
         spent["seconds"] = round(spent["seconds"], 2)
-        seconds[built.label] = spent
+        seconds[built.label].update(spent)
         log.info("%s: %d units, %d computed, %d from the cache", built.label, spent["units"], spent["computed"],
                  spent["cached"])
     return predictions_frame(rows), failures, seconds
@@ -540,9 +512,14 @@ def run(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", pr
                              f"{failures[0]['error'] if failures else '-'})")
     _write_parquet(predictions, out / "predictions.parquet")
     m = config.metrics
+    sources = {label: work["aggregation"] for label, work in spent.items()}
     table, comparisons = metrics_mod.evaluate(predictions, aggregation=m.aggregation, n_boot=m.bootstrap, ci=m.ci,
-                                              seed=config.seed, frame_intervals=m.frame_intervals, progress=progress)
-    result = {"schema_version": SCHEMA_VERSION, "created": _now(datetime), "aggregation": m.aggregation,
+                                              seed=config.seed, frame_intervals=m.frame_intervals, progress=progress,
+                                              sources=sources)
+    own = {how for how in sources.values() if how != "detector"}
+    result = {"schema_version": SCHEMA_VERSION, "created": _now(datetime),
+              "aggregation": m.aggregation or (own.pop() if len(own) == 1 else "per detector"),
+              "video_scores": "reaggregated" if m.aggregation else "detector",
               "bootstrap": m.bootstrap, "ci": m.ci, "perturb_on": config.perturb_on,
               "datasets": {d.name: d.info for d in datasets}, "detectors": {
                   b.label or b.name: {"name": b.name, "weights": b.weights, "config": b.config} for b in config.detectors},

@@ -6,7 +6,7 @@ stage ends with ``torch.cuda.synchronize()`` so queued GPU work is counted where
 - ``decode``: reading the frames the detector samples (grabbing through the frames in between,
   as the real pipeline does);
 - ``faces``: MTCNN detection, dlib landmarks and alignment (``FaceExtractor.extract_frames``, no cache);
-- ``detector``: the detector's scoring of the face track (frame scores, or the clip verdict).
+- ``detector``: the detector's verdict on the face track (``detect.score.judge``, as bench run scores).
 
 Reported: frames/s and videos/s over all three stages, p50/p95 latency per video, the share of each
 stage, peak resident memory of the process while the detector ran (``VmHWM`` from /proc, reset before
@@ -67,12 +67,10 @@ def peak_rss_mb() -> float:
 
 def sampled_frames(detector, path: str | os.PathLike, max_frames: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Decode the frames ``detector.request`` samples from ``path`` (at most ``max_frames``): frames, numbers, fps."""
-    from fakebench.media import iter_frames, probe_video, sample_indices
+    from fakebench.media import iter_frames, probe_video
 
-    req = detector.request
     info = probe_video(path)
-    stride = req.every if req.count is None else None
-    indices = sample_indices(info.n_frames, count=req.count, stride=stride)[:max_frames]
+    indices = detector.request.indices(info.n_frames)[:max_frames]
     got_idx, frames = [], []
     for index, frame in iter_frames(path, indices):
         got_idx.append(index)
@@ -82,25 +80,16 @@ def sampled_frames(detector, path: str | os.PathLike, max_frames: int) -> tuple[
     return np.stack(frames), np.asarray(got_idx, np.int64), info.fps
 
 
-def _judge(detector, track) -> float:
-    if track.n_with_face == 0:
-        return 0.5
-    if detector.frame_level:
-        scores = detector.score_frames(track)
-        return float(np.nanmean(scores)) if np.isfinite(scores).any() else 0.5
-    return float(detector.explain(track).score)
-
-
 def measure(label: str, detector, paths: list[str], *, device: str = "cpu", max_frames: int = 300,
             progress: bool = False) -> dict:
     """Time ``detector``'s pipeline on ``paths`` (see the module docstring); one dict of figures."""
     from tqdm import tqdm
 
-    from fakebench.detect.score import extractor_for
+    from fakebench.detect.score import judge
 
     if not paths:
         raise FakebenchError("throughput: no videos to time; pass video files or a config with a data set")
-    extractor = extractor_for(detector, device=device, use_cache=False)
+    extractor = detector.request.extractor(device=device, use_cache=False)
     scope = _reset_peak_rss()
     cuda = device.startswith("cuda")
     if cuda:
@@ -116,7 +105,7 @@ def measure(label: str, detector, paths: list[str], *, device: str = "cpu", max_
         track = extractor.extract_frames(frames, indices, fps=fps, source=str(path))
         _sync(device)
         t2 = time.perf_counter()
-        _judge(detector, track)
+        judge(detector, track)
         _sync(device)
         t3 = time.perf_counter()
         return len(frames), {"decode": t1 - t0, "faces": t2 - t1, "detector": t3 - t2}

@@ -1,7 +1,8 @@
-"""Deepfake detectors behind one interface (``base.Detector``), named in ``DETECTORS``.
+"""Deepfake detectors behind one interface (``base.Detector``), made by one factory (``create``).
 
-Each detector is one module listed in ``DETECTOR_MODULES``; importing it registers the detector.
-The list is imported on first use of ``DETECTORS``/``build`` (``from fakebench.detect import ...``),
+Built-in detectors are the modules in ``DETECTOR_MODULES``; importing one registers it in
+``DETECTORS``. Plug-ins come from entry points or ``pkg.module:Class`` / ``file.py:Class`` names
+(``detect.factory``). The modules are imported on first use (``from fakebench.detect import ...``),
 not when the package is imported, so ``fakebench --help`` does not load OpenCV, SciPy or dlib.
 """
 
@@ -9,18 +10,20 @@ from __future__ import annotations
 
 from importlib import import_module
 
-DETECTOR_MODULES = ("artifacts", "blink", "classifier")
-__all__ = ["DETECTORS", "Detector", "FaceRequest", "VideoScore", "aggregate", "build", "load_detectors"]
+DETECTOR_MODULES = ("artifacts", "blink", "classifier", "published")
+_FROM = {"DETECTORS": "base", "Detector": "base", "FaceRequest": "base", "VideoScore": "base", "aggregate": "base",
+         "create": "factory", "resolve": "factory", "available": "factory", "judge": "score", "score_file": "score"}
+__all__ = [*_FROM, "load_detectors"]
 
 
 def load_detectors() -> None:
-    """Import every detector module (each registers itself); cheap after the first call."""
+    """Import every built-in detector module (each registers itself); cheap after the first call."""
     for name in DETECTOR_MODULES:
         import_module(f"fakebench.detect.{name}")
 
 
 def __getattr__(name: str):
-    if name in __all__:
+    if name in _FROM:
         load_detectors()
-        return getattr(import_module("fakebench.detect.base"), name)
+        return getattr(import_module(f"fakebench.detect.{_FROM[name]}"), name)
     raise AttributeError(f"module 'fakebench.detect' has no attribute {name!r}")

@@ -6,12 +6,19 @@ frame pixels, ``has_face`` ``bool (N,)``, the frame numbers and the fps. Frame-l
 accept bare crops, ``uint8 (N,H,W,3) RGB``. Every score is a probability of "fake" in [0, 1], as
 floats or numpy arrays, never tensors or dicts.
 
-Adding a detector is one file and one decorator line::
+A built-in detector is one file and one decorator line::
 
     @DETECTORS.register("blink")
     class BlinkDetector(Detector): ...
 
-plus its import in ``fakebench/detect/__init__.py``.
+plus its import in ``fakebench/detect/__init__.py``. A detector from outside the package (an entry
+point in the group ``fakebench.detectors``, or ``pkg.module:Class`` / ``file.py:Class``) subclasses
+``Detector`` the same way; ``fakebench.detect.create`` finds all of them.
+
+What a subclass provides: ``name``; ``score_frames``; a ``request`` (the faces it wants); where it
+has settings, a frozen dataclass ``config_class`` (its instance arrives as ``config``); where it
+learns, ``trains_on`` and ``fit``; where it has weights, ``save`` and ``load``. The constructor
+takes ``config``, ``device`` and ``seed`` by keyword (the base class stores them).
 """
 
 from __future__ import annotations
@@ -49,28 +56,60 @@ class FaceRequest:
     landmarks: bool = True
     detect_every: int = 1
 
+    def extractor(self, device: str = "auto", use_cache: bool = True):
+        """The ``FaceExtractor`` with these settings (the one place a request becomes extractor arguments)."""
+        from fakebench.faces.extract import FaceExtractor
+
+        return FaceExtractor(size=self.size, margin=self.margin, landmarks=self.landmarks,
+                             detect_every=self.detect_every, device=device, use_cache=use_cache)
+
+    def indices(self, n_frames: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """The frame numbers this request samples from a video of ``n_frames`` frames, within [start, stop)."""
+        from fakebench.media import sample_indices
+
+        return sample_indices(n_frames, count=self.count, stride=self.every if self.count is None else None,
+                              start=start, stop=stop)
+
 
 @dataclass
 class VideoScore:
-    """One video's verdict: ``score`` = probability of fake, the frames it rests on, and the
-    detector's own evidence (JSON-serialisable: numbers, strings, lists)."""
+    """One video's verdict: ``score`` = probability of fake, the frames it rests on, the detector's own
+    evidence (JSON-serialisable: numbers, strings, lists) and, for frame-level detectors, the score of
+    every sampled frame (``float64 (N,)``, NaN = no face), which the benchmark stores as frame rows."""
 
     score: float
     frames_used: int
     evidence: dict = field(default_factory=dict)
+    frame_scores: np.ndarray | None = None
 
 
 class Detector(ABC):
     """Base of every detector; see the module docstring for the inputs.
 
     ``frame_level`` says whether ``score_frames`` gives a per-frame probability (a blink-rate
-    detector judges whole clips only). ``needs_video`` refuses still images.
+    detector judges whole clips only). ``needs_video`` refuses still images. ``trains_on`` says what
+    ``fit`` needs: ``None`` (nothing to train), ``"real"`` (real faces only; fakes, when given, are
+    only watched) or ``"real+fake"``.
     """
 
     name: ClassVar[str] = ""
     frame_level: ClassVar[bool] = True
     needs_video: ClassVar[bool] = False
+    trains_on: ClassVar[str | None] = None
+    needs_weights: ClassVar[bool] = False  # True: without trained weights its scores mean nothing (a CNN)
+    config_class: ClassVar[type | None] = None
     request: FaceRequest = FaceRequest()
+
+    def __init__(self, *, config=None, device: str = "auto", seed: int = 0):
+        config_class = type(self).config_class
+        self.config = config if config is not None else (config_class() if config_class is not None else None)
+        self.device = device
+        self.seed = seed
+
+    @property
+    def aggregation(self) -> str:
+        """How frame scores become the video score: the config's ``aggregation``, else the mean."""
+        return getattr(self.config, "aggregation", "mean")
 
     # -- what every detector answers -----------------------------------------------------------
     @abstractmethod
@@ -82,14 +121,17 @@ class Detector(ABC):
         return self.explain(track).score
 
     def explain(self, track: FaceTrack) -> VideoScore:
-        """The video score with its evidence; by default the mean of the frame scores."""
+        """The video score with its evidence: the frame scores aggregated by ``self.aggregation``."""
         check_track(track)
-        scores = self.score_frames(track)
-        return VideoScore(aggregate(scores, "mean"), int(np.isfinite(scores).sum()),
-                          {"aggregation": "mean", "frame_scores": _rounded(scores)})
+        scores = np.asarray(self.score_frames(track), np.float64)
+        how = self.aggregation
+        return VideoScore(aggregate(scores, how), int(np.isfinite(scores).sum()), {"aggregation": how},
+                          frame_scores=scores)
 
     # -- optional -----------------------------------------------------------------------------
-    def fit(self, *args, **kwargs) -> Detector:
+    def fit(self, real, fake=None, *, out, config=None, progress: bool = True) -> dict:
+        """Learn from ``real`` (and ``fake``) ``FaceSet``s (``detect.training``), writing checkpoints to
+        ``out``; ``config`` is a ``detect.training.TrainConfig``. Returns a summary dict."""
         raise FakebenchError(f"detector {self.name!r} has nothing to train")
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -103,7 +145,7 @@ class Detector(ABC):
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Detector:
+    def load(cls, path: str | os.PathLike, *, device: str = "auto") -> Detector:
         """Read what ``save`` wrote; a file of another detector or format says so."""
         from fakebench.config import from_dict
 
@@ -116,24 +158,12 @@ class Detector(ABC):
         if not isinstance(data, dict) or data.get("detector") != cls.name:
             found = data.get("detector") if isinstance(data, dict) else type(data).__name__
             raise CheckpointError(f"{path}: expected settings of detector {cls.name!r}, found {found!r}")
-        config_cls = getattr(cls, "config_class", None)
-        if config_cls is None:
-            return cls()
-        return cls(config=from_dict(config_cls, data.get("config"), where=str(path)))
+        config_cls = cls.config_class
+        config = None if config_cls is None else from_dict(config_cls, data.get("config"), where=str(path))
+        return cls(config=config, device=device)
 
 
-DETECTORS: Registry[type[Detector]] = Registry("detector")
-
-
-def build(name: str, weights: str | os.PathLike | None = None, **kwargs) -> Detector:
-    """A registered detector by name, loaded from ``weights`` when given."""
-    from fakebench.detect import load_detectors
-
-    load_detectors()
-    cls = DETECTORS.get(name)
-    if weights is not None:
-        return cls.load(weights)
-    return cls(**kwargs)
+DETECTORS: Registry[type[Detector]] = Registry("detector")  # the built-in detectors (plug-ins: detect.factory)
 
 
 # -- checks at the edges ------------------------------------------------------------------------
@@ -185,5 +215,6 @@ def aggregate(scores: np.ndarray, how: Aggregation = "mean", confident: float = 
     raise FakebenchError(f"unknown aggregation {how!r}; expected mean, max or confident")
 
 
-def _rounded(values: np.ndarray) -> list:
+def rounded(values: np.ndarray) -> list:
+    """Scores as a JSON list: 4 decimals, None for NaN."""
     return [None if not np.isfinite(v) else round(float(v), 4) for v in values]

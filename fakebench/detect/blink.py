@@ -167,9 +167,6 @@ class BlinkDetector(Detector):
     # the same blinks found (BENCHMARKS.md). Small crops: the detector reads landmarks only.
     request = FaceRequest(size=64, count=None, every=1, landmarks=True, detect_every=4)
 
-    def __init__(self, *, config: BlinkConfig = BlinkConfig()):
-        self.config = config
-
     def score_frames(self, faces: FaceTrack | np.ndarray) -> np.ndarray:
         raise FakebenchError("the blink detector judges whole clips, not single frames: use score_video(track) "
                              "(`fakebench detect score` does)")

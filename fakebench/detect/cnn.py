@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from fakebench.config import from_dict, to_dict
-from fakebench.detect.base import Detector, FaceRequest, VideoScore, aggregate, check_crops, check_track
+from fakebench.detect.base import Detector, FaceRequest, check_crops
 from fakebench.errors import CheckpointError, FakebenchError
 from fakebench.faces.track import FaceTrack
 from fakebench.files import atomic_path
@@ -110,15 +110,16 @@ def _load_backbone(model, path: Path, head: set[str]) -> None:
 
 
 class CNNDetector(Detector):
-    """Frame-level detector on a timm backbone; subclasses say how it is trained."""
+    """Frame-level detector on a timm backbone; subclasses say what it trains on (``trains_on``)."""
 
     config_class = CNNConfig
+    trains_on = "real+fake"
+    needs_weights = True
 
-    def __init__(self, *, config: CNNConfig = CNNConfig(), device: str = "auto", seed: int = 0,
+    def __init__(self, *, config: CNNConfig | None = None, device: str = "auto", seed: int = 0,
                  init: str = "imagenet", init_weights: str | os.PathLike | None = None, batch_size: int = 64):
-        self.config = config
-        self.device = device
-        self.seed = seed
+        super().__init__(config=config, device=device, seed=seed)
+        config = self.config
         self.init = init
         self.init_weights = init_weights
         self.batch_size = batch_size
@@ -158,7 +159,7 @@ class CNNDetector(Detector):
         import torch
 
         self._device = torch.device(device)
-        memory = torch.channels_last if self._device.type == "cuda" else torch.contiguous_format
+        memory = torch.channels_last  # oneDNN's fast layout on CPUs too: 1.5-2x (BENCHMARKS.md)
         self._model.to(self._device, memory_format=memory)
         if self._boundary_head is not None:
             self._boundary_head.to(self._device)
@@ -177,7 +178,7 @@ class CNNDetector(Detector):
         crops = self.resize(crops)
         x = torch.from_numpy(np.ascontiguousarray(crops)).to(self._device).permute(0, 3, 1, 2).float()
         x = (x - self._mean) / self._std
-        return x.contiguous(memory_format=torch.channels_last) if self._device.type == "cuda" else x
+        return x.contiguous(memory_format=torch.channels_last)
 
     def resize(self, crops: np.ndarray) -> np.ndarray:
         import cv2
@@ -217,12 +218,23 @@ class CNNDetector(Detector):
                 out[idx] = torch.sigmoid(logits).cpu().numpy()
         return out
 
-    def explain(self, track: FaceTrack) -> VideoScore:
-        check_track(track)
-        scores = self.score_frames(track)
-        return VideoScore(aggregate(scores, self.config.aggregation), int(np.isfinite(scores).sum()),
-                          {"aggregation": self.config.aggregation, "frame_scores": [
-                              None if not np.isfinite(s) else round(float(s), 4) for s in scores]})
+    # -- training -----------------------------------------------------------------------------
+    def fit(self, real, fake=None, *, out, config=None, progress: bool = True) -> dict:
+        """Train on ``real`` (and ``fake``) ``FaceSet``s with ``detect.training.fit_detector``.
+
+        ``trains_on == "real"``: every real crop is paired with a self-blend of itself, and ``fake``
+        (when given) is only scored against the held-out reals each epoch (``fake_auc``).
+        """
+        from fakebench.detect.training import TrainConfig, fit_detector
+
+        config = config or TrainConfig()
+        if self.trains_on == "real":
+            return fit_detector(self, real=real, fake=None, watch_fake=fake, out=out, config=config, progress=progress)
+        if fake is None or len(fake) == 0:
+            from fakebench.detect.factory import needs_fakes_message
+
+            raise FakebenchError(needs_fakes_message(self.name))
+        return fit_detector(self, real=real, fake=fake, out=out, config=config, progress=progress)
 
     # -- checkpoints --------------------------------------------------------------------------
     def state(self) -> dict:
@@ -256,7 +268,7 @@ class CNNDetector(Detector):
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "auto") -> CNNDetector:
+    def load(cls, path: str | os.PathLike, *, device: str = "auto") -> CNNDetector:
         payload, path = read_checkpoint(path, cls.name)
         config = from_dict(cls.config_class, payload.get("config"), where=f"{path} config")
         detector = cls(config=config, device=device, init="random")
@@ -269,12 +281,9 @@ def read_checkpoint(path: str | os.PathLike, detector: str) -> tuple[dict, Path]
     """The payload of a detector checkpoint (a file, or a training folder holding best.pt)."""
     import torch
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint; pass the file written by `fakebench detect train` "
-                              "(or its --out folder)")
+    from fakebench.detect.factory import weights_file
+
+    path = weights_file(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001  (torch raises many types for a damaged file)

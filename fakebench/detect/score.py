@@ -1,21 +1,47 @@
-"""Scoring media files with a detector: extract the faces it asks for, then judge them."""
+"""From a detector and a face track to a score: the one path every command takes.
+
+``judge(detector, track)`` is how a video gets its ``VideoScore`` in ``detect score``, ``bench run``
+and ``bench throughput``: no face in any sampled frame gives 0.5 (undecided) with a flag and no
+call to the detector; otherwise the detector's ``explain``, checked (a probability in [0, 1], frame
+scores one per sampled frame). ``track_for`` takes the faces a detector asks for from a file.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 
-from fakebench.detect.base import Detector, VideoScore
+import numpy as np
+
+from fakebench.detect.base import Detector, VideoScore, check_track
 from fakebench.errors import FakebenchError
 from fakebench.faces.extract import FaceExtractor
 from fakebench.faces.track import FaceTrack
 from fakebench.media import check_file, is_image, is_video
 
 
-def extractor_for(detector: Detector, device: str = "auto", use_cache: bool = True) -> FaceExtractor:
-    """A face extractor with the settings ``detector.request`` asks for."""
-    req = detector.request
-    return FaceExtractor(size=req.size, margin=req.margin, landmarks=req.landmarks, detect_every=req.detect_every,
-                         device=device, use_cache=use_cache)
+def judge(detector: Detector, track: FaceTrack) -> VideoScore:
+    """The detector's verdict on one face track (see the module docstring)."""
+    check_track(track)
+    if track.n_with_face == 0:
+        frames = np.full(len(track), np.nan) if detector.frame_level else None
+        return VideoScore(0.5, 0, {"flags": [f"no face in any of the {len(track)} sampled frames"]}, frame_scores=frames)
+    result = detector.explain(track)
+    if not isinstance(result, VideoScore):
+        raise FakebenchError(f"detector {detector.name!r}: explain returned {type(result).__name__}, expected a "
+                             "fakebench.detect.VideoScore")
+    score = float(result.score)
+    if not (math.isfinite(score) and 0.0 <= score <= 1.0):
+        raise FakebenchError(f"detector {detector.name!r}: video score {score!r} for {track.source}; expected a "
+                             "probability of fake in [0, 1]")
+    frames = result.frame_scores
+    if frames is not None:
+        frames = np.asarray(frames, np.float64).reshape(-1)
+        if len(frames) != len(track):
+            raise FakebenchError(f"detector {detector.name!r}: {len(frames)} frame scores for a track of "
+                                 f"{len(track)} sampled frames; expected one per frame (NaN where no face)")
+    result.score, result.frame_scores = score, frames
+    return result
 
 
 def track_for(detector: Detector, path: str | os.PathLike, extractor: FaceExtractor | None = None, *,
@@ -27,8 +53,8 @@ def track_for(detector: Detector, path: str | os.PathLike, extractor: FaceExtrac
                              f"got a {path.suffix or 'suffix-less'} file")
     if detector.needs_video and is_image(path):
         raise FakebenchError(f"{path}: detector {detector.name!r} needs a video, got a still image")
-    extractor = extractor or extractor_for(detector)
     req = detector.request
+    extractor = extractor or req.extractor()
     every = req.every if req.count is None else None
     return extractor.extract(path, count=req.count, every=every, start=start, stop=stop, progress=progress)
 
@@ -37,9 +63,4 @@ def score_file(detector: Detector, path: str | os.PathLike, extractor: FaceExtra
                progress: bool = False) -> tuple[VideoScore, FaceTrack]:
     """The detector's verdict on one file, with the face track it rests on."""
     track = track_for(detector, path, extractor, progress=progress)
-    if track.n_with_face == 0:
-        result = VideoScore(0.5, 0, {"flags": [f"no face in any of the {len(track)} sampled frames"]})
-        return result, track
-    return detector.explain(track), track
-
-
+    return judge(detector, track), track

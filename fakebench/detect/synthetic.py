@@ -1,4 +1,4 @@
-"""Synthetic face tracks for detector tests: a face whose eyes open and close on cue."""
+"""Synthetic face tracks: a face whose eyes open and close on cue (the detector contract and the tests use them)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def write_run(folder: Path, predictions: pd.DataFrame, n_boot: int = 300, seed: 
     folder.mkdir(parents=True, exist_ok=True)
     assert tuple(predictions.columns) == COLUMNS
     predictions.to_parquet(folder / "predictions.parquet", index=False)
-    rows, comparisons = metrics.evaluate(predictions, n_boot=n_boot, seed=seed)
+    rows, comparisons = metrics.evaluate(predictions, aggregation="mean", n_boot=n_boot, seed=seed)
     datasets = {d: {"videos": int(g["video_id"].nunique()), "split": "test", "split_by": "identity"}
                 for d, g in predictions.groupby("dataset")}
     doc = {"schema_version": SCHEMA_VERSION, "aggregation": "mean", "bootstrap": n_boot, "ci": 0.95,

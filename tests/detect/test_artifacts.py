@@ -12,9 +12,9 @@ import pytest
 from fakebench.detect.artifacts import ArtifactDetector, self_blend
 from fakebench.detect.classifier import ClassifierDetector
 from fakebench.detect.cnn import CNNConfig, create_backbone
+from fakebench.detect.synthetic import face_landmarks
 from fakebench.detect.training import FaceSet, TrainConfig
 from fakebench.errors import CheckpointError, FakebenchError
-from tests.detect.synth import face_landmarks
 
 SIZE = 64
 TINY = CNNConfig(backbone="test_efficientnet", input_size=32, frames=4)
@@ -80,7 +80,7 @@ def separable_sets(n_groups: int = 6, per_group: int = 8) -> tuple[FaceSet, Face
 def test_classifier_learns_a_separable_set_and_reloads_identically(tmp_path):
     real, fake = separable_sets()
     detector = ClassifierDetector(config=TINY, device="cpu", seed=0)
-    summary = detector.fit(real, fake, tmp_path / "run", TrainConfig(epochs=3, batch_size=16, lr=3e-3, augment=False),
+    summary = detector.fit(real, fake, out=tmp_path / "run", config=TrainConfig(epochs=3, batch_size=16, lr=3e-3, augment=False),
                            progress=False)
     assert summary["finished"] and summary["best_val_auc"] > 0.9
     assert {"best.pt", "last.pt", "history.csv", "summary.json", "env.json", "train.yaml"} <= {
@@ -96,26 +96,26 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path):
     real, fake = separable_sets(n_groups=4, per_group=4)
     config = TrainConfig(epochs=2, batch_size=8, augment=False)
     whole = ClassifierDetector(config=TINY, device="cpu", seed=0)
-    whole.fit(real, fake, tmp_path / "whole", config, progress=False)
+    whole.fit(real, fake, out=tmp_path / "whole", config=config, progress=False)
     cut = ClassifierDetector(config=TINY, device="cpu", seed=0)
-    summary = cut.fit(real, fake, tmp_path / "cut", replace(config, minutes=1e-9), progress=False)
+    summary = cut.fit(real, fake, out=tmp_path / "cut", config=replace(config, minutes=1e-9), progress=False)
     assert not summary["finished"]
     again = ClassifierDetector(config=TINY, device="cpu", seed=0)  # a new process would start like this
-    summary = again.fit(real, fake, tmp_path / "cut", replace(config, minutes=1e-9), progress=False)
+    summary = again.fit(real, fake, out=tmp_path / "cut", config=replace(config, minutes=1e-9), progress=False)
     while not summary["finished"]:
         again = ClassifierDetector(config=TINY, device="cpu", seed=0)
-        summary = again.fit(real, fake, tmp_path / "cut", replace(config, minutes=1e-9), progress=False)
+        summary = again.fit(real, fake, out=tmp_path / "cut", config=replace(config, minutes=1e-9), progress=False)
     for a, b in zip(whole.model.state_dict().values(), again.model.state_dict().values()):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path):
     real, fake = separable_sets(n_groups=2, per_group=4)
-    ClassifierDetector(config=TINY, device="cpu").fit(real, fake, tmp_path / "run",
-                                                      TrainConfig(epochs=1, batch_size=8, minutes=1e-9), progress=False)
+    ClassifierDetector(config=TINY, device="cpu").fit(real, fake, out=tmp_path / "run",
+                                                      config=TrainConfig(epochs=1, batch_size=8, minutes=1e-9), progress=False)
     with pytest.raises(CheckpointError, match="other settings .*train"):
-        ClassifierDetector(config=TINY, device="cpu").fit(real, fake, tmp_path / "run",
-                                                          TrainConfig(epochs=1, batch_size=4), progress=False)
+        ClassifierDetector(config=TINY, device="cpu").fit(real, fake, out=tmp_path / "run",
+                                                          config=TrainConfig(epochs=1, batch_size=4), progress=False)
 
 
 def test_artifact_detector_trains_on_reals_alone(tmp_path):
@@ -123,7 +123,7 @@ def test_artifact_detector_trains_on_reals_alone(tmp_path):
     real = FaceSet(np.stack([f for f, _ in faces]), np.zeros(12, np.int64),
                    np.repeat(["a", "b", "c", "d"], 3).astype(object), np.stack([m for _, m in faces]))
     detector = ArtifactDetector(config=replace(TINY, input_size=SIZE, aux_boundary=True), device="cpu")
-    summary = detector.fit(real, tmp_path / "run", TrainConfig(epochs=1, batch_size=8), progress=False)
+    summary = detector.fit(real, out=tmp_path / "run", config=TrainConfig(epochs=1, batch_size=8), progress=False)
     assert summary["finished"] and summary["train_crops"] == 9 and summary["val_crops"] == 6  # 3 reals + 3 blends
     assert np.isfinite(summary["best_val_auc"])
     assert ArtifactDetector.load(tmp_path / "run").config.aux_boundary
@@ -132,7 +132,7 @@ def test_artifact_detector_trains_on_reals_alone(tmp_path):
 def test_classifier_without_fakes_explains_what_it_needs():
     real, _ = separable_sets(n_groups=2, per_group=2)
     with pytest.raises(FakebenchError, match="needs fake faces .*artifacts detector trains on reals alone"):
-        ClassifierDetector(config=TINY).fit(real, None, "unused")
+        ClassifierDetector(config=TINY).fit(real, None, out="unused")
 
 
 def test_crops_of_another_size_are_resized_with_one_warning(caplog):

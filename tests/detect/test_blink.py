@@ -12,9 +12,9 @@ import pytest
 
 from fakebench.detect.blink import BlinkConfig, BlinkDetector, blink_probability, eye_aspect_ratio
 from fakebench.detect.score import score_file, track_for
+from fakebench.detect.synthetic import blink_openness, face_landmarks, synthetic_track
 from fakebench.errors import FakebenchError
 from tests.conftest import sample
-from tests.detect.synth import blink_openness, face_landmarks, synthetic_track
 
 LABELS = json.loads((Path(__file__).parent / "data" / "blinks.json").read_text())
 FPS = 25.0
