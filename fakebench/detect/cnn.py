@@ -109,7 +109,59 @@ def _load_backbone(model, path: Path, head: set[str]) -> None:
     log.debug("backbone initialised from %s", path)
 
 
-class CNNDetector(Detector):
+class FrameNetwork:
+    """What the torch frame-level detectors share (``CNNDetector``, the published adapters): crops
+    resized to ``config.input_size`` (one warning), normalised by ``_mean``/``_std`` on ``_device``
+    channels-last, and scored in batches of ``batch_size`` without gradients (bf16 on CUDA). The
+    network (``model``) is built by ``_build`` on first use."""
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._build()
+        return self._model
+
+    def prepare(self, crops: np.ndarray):
+        """``uint8 (N,H,W,3)`` -> normalised ``float32 (N,3,S,S)`` tensor on the detector's device."""
+        import torch
+
+        crops = self.resize(crops)
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self._device).permute(0, 3, 1, 2).float()
+        x = (x - self._mean) / self._std
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def resize(self, crops: np.ndarray) -> np.ndarray:
+        import cv2
+
+        size = self.config.input_size
+        if crops.shape[1:3] == (size, size):
+            return crops
+        if not self._warned_size:
+            log.warning("face crops are %dx%d, the %s detector takes %dx%d: resizing them (extract at --size %d to "
+                        "skip this)", crops.shape[2], crops.shape[1], self.name, size, size, size)
+            self._warned_size = True
+        return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA if c.shape[0] > size
+                                    else cv2.INTER_LINEAR) for c in crops])
+
+    def probabilities(self, faces: FaceTrack | np.ndarray, head) -> np.ndarray:
+        """``float64 (N,)``: ``head(logits)`` per crop, NaN where the track has no face."""
+        import torch
+
+        has = faces.has_face if isinstance(faces, FaceTrack) else None
+        crops = check_crops(faces)
+        model = self.model
+        model.eval()
+        out = np.full(len(crops), np.nan)
+        keep = np.flatnonzero(has) if has is not None else np.arange(len(crops))
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self._device.type == "cuda" else _null()
+        with torch.inference_mode(), autocast:
+            for start in range(0, len(keep), self.batch_size):
+                idx = keep[start:start + self.batch_size]
+                out[idx] = head(model(self.prepare(crops[idx])).float()).cpu().numpy()
+        return out
+
+
+class CNNDetector(FrameNetwork, Detector):
     """Frame-level detector on a timm backbone; subclasses say what it trains on (``trains_on``)."""
 
     config_class = CNNConfig
@@ -130,12 +182,6 @@ class CNNDetector(Detector):
         self._warned_size = False
 
     # -- the network --------------------------------------------------------------------------
-    @property
-    def model(self):
-        if self._model is None:
-            self._build()
-        return self._model
-
     def _build(self) -> None:
         import torch
 
@@ -171,28 +217,6 @@ class CNNDetector(Detector):
         if self._boundary_head is not None:
             yield from self._boundary_head.parameters()
 
-    def prepare(self, crops: np.ndarray):
-        """``uint8 (N,H,W,3)`` -> normalised ``float32 (N,3,S,S)`` tensor on the detector's device."""
-        import torch
-
-        crops = self.resize(crops)
-        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self._device).permute(0, 3, 1, 2).float()
-        x = (x - self._mean) / self._std
-        return x.contiguous(memory_format=torch.channels_last)
-
-    def resize(self, crops: np.ndarray) -> np.ndarray:
-        import cv2
-
-        size = self.config.input_size
-        if crops.shape[1:3] == (size, size):
-            return crops
-        if not self._warned_size:
-            log.warning("face crops are %dx%d, the %s detector takes %dx%d: resizing them (extract at --size %d to "
-                        "skip this)", crops.shape[2], crops.shape[1], self.name, size, size, size)
-            self._warned_size = True
-        return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA if c.shape[0] > size
-                                    else cv2.INTER_LINEAR) for c in crops])
-
     def forward(self, x):
         """Logits ``(N,)`` and, with the auxiliary head, boundary logits ``(N,1,h,w)``."""
         features = self._model.forward_features(x)
@@ -204,19 +228,7 @@ class CNNDetector(Detector):
     def score_frames(self, faces: FaceTrack | np.ndarray) -> np.ndarray:
         import torch
 
-        has = faces.has_face if isinstance(faces, FaceTrack) else None
-        crops = check_crops(faces)
-        model = self.model
-        model.eval()
-        out = np.full(len(crops), np.nan)
-        keep = np.flatnonzero(has) if has is not None else np.arange(len(crops))
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self._device.type == "cuda" else _null()
-        with torch.inference_mode(), autocast:
-            for start in range(0, len(keep), self.batch_size):
-                idx = keep[start:start + self.batch_size]
-                logits = model(self.prepare(crops[idx])).float().squeeze(1)
-                out[idx] = torch.sigmoid(logits).cpu().numpy()
-        return out
+        return self.probabilities(faces, lambda logits: torch.sigmoid(logits.squeeze(1)))
 
     # -- training -----------------------------------------------------------------------------
     def fit(self, real, fake=None, *, out, config=None, progress: bool = True) -> dict:

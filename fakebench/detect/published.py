@@ -29,7 +29,8 @@ from typing import ClassVar
 import numpy as np
 
 from fakebench.config import from_dict, to_dict
-from fakebench.detect.base import DETECTORS, Detector, FaceRequest, check_crops
+from fakebench.detect.base import DETECTORS, Detector, FaceRequest
+from fakebench.detect.cnn import FrameNetwork
 from fakebench.errors import CheckpointError, FakebenchError
 from fakebench.faces.track import FaceTrack
 from fakebench.files import atomic_path
@@ -60,7 +61,7 @@ class DFBConfig:
     frames: int = 32  # frames per video, spread evenly (frame_num test: 32)
 
 
-class PublishedDetector(Detector):
+class PublishedDetector(FrameNetwork, Detector):
     """A two-logit timm network read from a released checkpoint; subclasses say which one.
 
     A subclass sets ``about`` and ``files`` (what the released file is and where it is published, for
@@ -112,12 +113,6 @@ class PublishedDetector(Detector):
         return state
 
     # -- the network --------------------------------------------------------------------------
-    @property
-    def model(self):
-        if self._model is None:
-            self._build()
-        return self._model
-
     def _build(self) -> None:
         import torch
 
@@ -142,43 +137,11 @@ class PublishedDetector(Detector):
         self._mean, self._std = self._mean.to(self._device), self._std.to(self._device)
         return self
 
-    def prepare(self, crops: np.ndarray):
-        """``uint8 (N,H,W,3)`` -> normalised ``float32 (N,3,S,S)`` on the detector's device."""
-        import torch
-
-        x = torch.from_numpy(np.ascontiguousarray(self.resize(crops))).to(self._device).permute(0, 3, 1, 2).float()
-        x = (x - self._mean) / self._std
-        return x.contiguous(memory_format=torch.channels_last)
-
-    def resize(self, crops: np.ndarray) -> np.ndarray:
-        import cv2
-
-        size = self.config.input_size
-        if crops.shape[1:3] == (size, size):
-            return crops
-        if not self._warned_size:
-            log.warning("face crops are %dx%d, the %s detector takes %dx%d: resizing them (extract at --size %d to "
-                        "skip this)", crops.shape[2], crops.shape[1], self.name, size, size, size)
-            self._warned_size = True
-        return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA if c.shape[0] > size
-                                    else cv2.INTER_LINEAR) for c in crops])
-
     # -- scoring ------------------------------------------------------------------------------
     def score_frames(self, faces: FaceTrack | np.ndarray) -> np.ndarray:
         import torch
 
-        has = faces.has_face if isinstance(faces, FaceTrack) else None
-        crops = check_crops(faces)
-        model = self.model
-        out = np.full(len(crops), np.nan)
-        keep = np.flatnonzero(has) if has is not None else np.arange(len(crops))
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self._device.type == "cuda" else _null()
-        with torch.inference_mode(), autocast:
-            for start in range(0, len(keep), self.batch_size):
-                idx = keep[start:start + self.batch_size]
-                logits = model(self.prepare(crops[idx])).float()
-                out[idx] = torch.softmax(logits, dim=1)[:, 1].cpu().numpy()
-        return out
+        return self.probabilities(faces, lambda logits: torch.softmax(logits, dim=1)[:, 1])
 
     # -- the released file --------------------------------------------------------------------
     @classmethod
@@ -403,8 +366,19 @@ class SBIDetector(PublishedDetector):
         return {"model": state}  # SBI's inference code reads torch.load(file)["model"]
 
 
+class DeepfakeBenchDetector(PublishedDetector):
+    """What DeepfakeBench's released detectors share: names under ``backbone.``, input normalised with
+    mean = std = 0.5, 256 px crops at margin 0.15 (``DFBConfig``)."""
+
+    wrapper = "backbone"
+    mean = (0.5, 0.5, 0.5)
+    std = (0.5, 0.5, 0.5)
+    config_class = DFBConfig
+    request = FaceRequest(size=DFBConfig.input_size, margin=DFBConfig.margin, count=DFBConfig.frames)
+
+
 @DETECTORS.register("dfb-efficientnetb4")
-class DFBEfficientNetB4Detector(PublishedDetector):
+class DFBEfficientNetB4Detector(DeepfakeBenchDetector):
     """DeepfakeBench EfficientNet-B4 (FF++ c23); weights effnb4_best.pth, github.com/SCLBD/DeepfakeBench release v1.0.1.
 
     The released file is the bare state dict of DeepfakeBench's ``EfficientDetector``
@@ -421,11 +395,6 @@ class DFBEfficientNetB4Detector(PublishedDetector):
     name = "dfb-efficientnetb4"
     about = "a DeepfakeBench EfficientNet-B4 checkpoint"
     files = "effnb4_best.pth from github.com/SCLBD/DeepfakeBench release v1.0.1"
-    wrapper = "backbone"
-    mean = (0.5, 0.5, 0.5)
-    std = (0.5, 0.5, 0.5)
-    config_class = DFBConfig
-    request = FaceRequest(size=DFBConfig.input_size, margin=DFBConfig.margin, count=DFBConfig.frames)
 
     def network(self):
         return efficientnet_b4(stem_padding=False)
@@ -435,7 +404,7 @@ class DFBEfficientNetB4Detector(PublishedDetector):
 
 
 @DETECTORS.register("dfb-xception")
-class DFBXceptionDetector(PublishedDetector):
+class DFBXceptionDetector(DeepfakeBenchDetector):
     """DeepfakeBench Xception (FF++ c23); weights xception_best.pth, github.com/SCLBD/DeepfakeBench release v1.0.1.
 
     The released file is the bare state dict of DeepfakeBench's ``XceptionDetector``: the Cadene
@@ -453,11 +422,6 @@ class DFBXceptionDetector(PublishedDetector):
     name = "dfb-xception"
     about = "a DeepfakeBench Xception checkpoint"
     files = "xception_best.pth from github.com/SCLBD/DeepfakeBench release v1.0.1"
-    wrapper = "backbone"
-    mean = (0.5, 0.5, 0.5)
-    std = (0.5, 0.5, 0.5)
-    config_class = DFBConfig
-    request = FaceRequest(size=DFBConfig.input_size, margin=DFBConfig.margin, count=DFBConfig.frames)
 
     def network(self):
         import timm
@@ -473,10 +437,3 @@ class DFBXceptionDetector(PublishedDetector):
         unused = nn.Sequential(nn.Conv2d(2048, 512, 1, 1), nn.BatchNorm2d(512), nn.ReLU(inplace=False))
         return {f"backbone.adjust_channel.{k}": v for k, v in unused.state_dict().items()}
 
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
