@@ -259,9 +259,10 @@ def training_table(demo: Demo) -> tuple[list[str], list[list[str]]]:
     import pandas as pd
 
     from fakebench.benchmarks.report import _fmt
+    from fakebench.demo import CLASSIFIERS
 
     rows = []
-    for name in ("artifacts", "classifier"):
+    for name in ("artifacts", *CLASSIFIERS):
         path = demo.det_dir / name / "history.csv"
         if not path.is_file():
             continue

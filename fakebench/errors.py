@@ -33,5 +33,5 @@ class DatasetLayoutError(FakebenchError):
     """A data set folder that does not match the layout it was indexed as."""
 
 
-class PluginError(FakebenchError):
+class PluginError(ConfigError):
     """A detector from outside fakebench that cannot be loaded: import error, wrong type, name taken."""

@@ -47,7 +47,10 @@ def test_config_rejects_typos_and_impossible_entries(tmp_path):
                        ({"perturbations": [{"name": "jepg"}]}, "did you mean 'jpeg'"),
                        ({"perturbations": [{"name": "blur", "levels": [0]}]}, "level 0"),
                        ({"detectors": [{"name": "blink"}, {"name": "blink"}]}, "listed twice"),
-                       ({"perturb_on": "faces"}, "frames or crops")]:
+                       ({"perturb_on": "faces"}, "frames or crops"),
+                       ({"detectors": [{"name": "blnk"}]}, r"unknown detector 'blnk' \(did you mean 'blink'\?\)"),
+                       ({"detectors": [{"name": "classifier", "config": {"input_sise": 64}}]},
+                        r"detectors\[0\] \(classifier\) config: unknown option 'input_sise' \(did you mean 'input_size'\?\)")]:
         config = {"detectors": [{"name": "blink"}], "datasets": [{"index": "x.parquet"}], **bad}
         path.write_text(yaml.safe_dump(config))
         with pytest.raises(ConfigError, match=match):
