@@ -58,20 +58,17 @@ class FaceDetector:
         self.max_side = max_side
         self.batch_size = batch_size
         self._mtcnn = None
-        self._min_face = None
 
     def settings(self) -> dict:
         """What changes the detections (part of every face-cache key)."""
         return {"detector": "mtcnn-facenet-pytorch-2.5.3", "min_score": self.min_score,
                 "min_face_fraction": self.min_face_fraction, "max_side": self.max_side}
 
-    def _model(self, height: int, width: int):
-        min_face = min_face_size_for(height, width, self.min_face_fraction)
-        if self._mtcnn is None or self._min_face != min_face:
+    def _model(self):
+        if self._mtcnn is None:  # one cascade for every frame size: the smallest face is a detect argument
             from fakebench.faces.mtcnn import Cascade
 
-            self._mtcnn = Cascade(min_face=min_face, device=resolve_device(self.device))
-            self._min_face = min_face
+            self._mtcnn = Cascade(device=resolve_device(self.device))
         return self._mtcnn
 
     def detect(self, frames: np.ndarray) -> list[Detections]:
@@ -89,10 +86,11 @@ class FaceDetector:
             scale_x, scale_y = w / size[0], h / size[1]
         else:
             scale_x = scale_y = 1.0
-        model = self._model(*frames.shape[1:3])
+        model = self._model()
+        min_face = min_face_size_for(*frames.shape[1:3], self.min_face_fraction)
         out: list[Detections] = []
         for start in range(0, len(frames), self.batch_size):
-            for found, points in model.detect(frames[start:start + self.batch_size]):
+            for found, points in model.detect(frames[start:start + self.batch_size], min_face):
                 out.append(self._keep(found[:, :4], found[:, 4], points, scale_x, scale_y))
         return out
 

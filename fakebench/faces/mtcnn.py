@@ -75,21 +75,23 @@ def area_resize_boxes(integral, owner, y, x, h, w, size: int):
 class Cascade:
     """P-Net, R-Net and O-Net of facenet-pytorch (weights from its wheel), run as one detector.
 
-    ``detect(frames)`` takes ``uint8 (T,H,W,3) RGB`` frames of one size and returns, per frame,
-    ``boxes float32 (K,5)`` (x1, y1, x2, y2, score) and ``points float32 (K,5,2)``, unsorted.
+    ``detect(frames, min_face)`` takes ``uint8 (T,H,W,3) RGB`` frames of one size and the smallest
+    face side to look for (it sets the pyramid, not the networks, so one cascade serves every frame
+    size) and returns, per frame, ``boxes float32 (K,5)`` (x1, y1, x2, y2, score) and ``points
+    float32 (K,5,2)``, unsorted.
     """
 
-    def __init__(self, *, min_face: int, device: str = "cpu", thresholds=(0.6, 0.7, 0.7), factor: float = 0.709):
+    def __init__(self, *, device: str = "cpu", thresholds=(0.6, 0.7, 0.7), factor: float = 0.709):
         import torch
         from facenet_pytorch.models.mtcnn import ONet, PNet, RNet
 
         self.device = torch.device(device)
-        self.min_face, self.thresholds, self.factor = min_face, thresholds, factor
+        self.thresholds, self.factor = thresholds, factor
         self.pnet, self.rnet, self.onet = (net().to(self.device, memory_format=torch.channels_last).eval()
                                            for net in (PNet, RNet, ONet))
 
-    def scales(self, height: int, width: int) -> list[float]:
-        scale = CELL / self.min_face
+    def scales(self, height: int, width: int, min_face: int) -> list[float]:
+        scale = CELL / min_face
         side = min(height, width) * scale
         out = []
         while side >= CELL:
@@ -98,23 +100,23 @@ class Cascade:
             side *= self.factor
         return out
 
-    def detect(self, frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def detect(self, frames: np.ndarray, min_face: int) -> list[tuple[np.ndarray, np.ndarray]]:
         import torch
 
         with torch.inference_mode():
-            return self._detect(np.ascontiguousarray(frames))
+            return self._detect(np.ascontiguousarray(frames), min_face)
 
     # -- the three stages -----------------------------------------------------------------------------
-    def _detect(self, frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _detect(self, frames: np.ndarray, min_face: int) -> list[tuple[np.ndarray, np.ndarray]]:
         import torch
         from torchvision.ops import batched_nms
 
         n, h, w = frames.shape[:3]
         integral = integral_image(frames, self.device)
         boxes, owners = [], []
-        for scale in self.scales(h, w):  # stage 1: P-Net over the pyramid, NMS per scale and frame
+        for scale in self.scales(h, w, min_face):  # stage 1: P-Net over the pyramid, NMS per scale and frame
             scaled = area_resize_frames(integral, int(h * scale + 1), int(w * scale + 1))
-            reg, probs = self.pnet(((scaled - 127.5) * 0.0078125).contiguous(memory_format=torch.channels_last))
+            reg, probs = self.pnet(_network_input(scaled))
             cand, owner = _proposals(reg, probs[:, 1], scale, self.thresholds[0])
             keep = batched_nms(cand[:, :4], cand[:, 4], owner, 0.5)
             boxes.append(cand[keep])
@@ -174,7 +176,14 @@ class Cascade:
         keep = torch.nonzero((ey > y - 1) & (ex > x - 1)).squeeze(1)
         x, y, ex, ey = x[keep], y[keep], ex[keep], ey[keep]
         crops = area_resize_boxes(integral, owners[keep], y - 1, x - 1, ey - y + 1, ex - x + 1, size)
-        return ((crops - 127.5) * 0.0078125).contiguous(memory_format=torch.channels_last), owners[keep], boxes[keep]
+        return _network_input(crops), owners[keep], boxes[keep]
+
+
+def _network_input(pixels):
+    """MTCNN's input scaling of 0..255 pixels, channels-last."""
+    import torch
+
+    return ((pixels - 127.5) * 0.0078125).contiguous(memory_format=torch.channels_last)
 
 
 def _proposals(reg, probs, scale: float, threshold: float):

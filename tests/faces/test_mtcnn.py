@@ -39,7 +39,7 @@ def test_the_cascade_finds_facenet_pytorchs_boxes_and_points(name):
     reference = MTCNN(keep_all=True, device="cpu", min_face_size=min_face, post_process=False)
     ref_boxes, ref_probs, ref_points = reference.detect(frames, landmarks=True)
     found = 0
-    for (boxes, points), rb, rp, rpts in zip(Cascade(min_face=min_face).detect(frames), ref_boxes, ref_probs, ref_points):
+    for (boxes, points), rb, rp, rpts in zip(Cascade().detect(frames, min_face), ref_boxes, ref_probs, ref_points):
         if rb is None:
             assert len(boxes) == 0
             continue
