@@ -255,15 +255,14 @@ class BuiltDetector:
 def build_detector(spec: DetectorSpec, device: str = "auto", seed: int = 0) -> BuiltDetector:
     """The detector of a config entry (``detect.create``), with the identity its cached results are filed under."""
     from fakebench.config import to_dict
-    from fakebench.detect.factory import create, resolve, weights_file
+    from fakebench.detect.factory import create, resolve, warn_if_untrained, weights_file
     from fakebench.files import sha256_file
 
     entry = resolve(spec.name)
     weights = weights_file(spec.weights) if spec.weights else None
     detector = create(spec.name, weights=weights, config=spec.config or None, device=device, seed=seed)
-    if weights is None and getattr(detector, "needs_weights", False):
-        log.warning("detector %s has no trained weights: its scores are those of an untrained network (pass "
-                    "`weights:` from `fakebench detect train`, or a published checkpoint)", spec.label or entry.name)
+    warn_if_untrained(detector, weights, spec.label or entry.name,
+                      "pass `weights:` from `fakebench detect train`, or a published checkpoint")
     config = getattr(detector, "config", None)
     identity = {"detector": spec.name, "weights_sha256": sha256_file(weights) if weights else None,
                 "config": to_dict(config) if config is not None else None, "request": asdict(detector.request),

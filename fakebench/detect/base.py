@@ -63,12 +63,20 @@ class FaceRequest:
         return FaceExtractor(size=self.size, margin=self.margin, landmarks=self.landmarks,
                              detect_every=self.detect_every, device=device, use_cache=use_cache)
 
+    @property
+    def stride(self) -> int | None:
+        """Every ``stride``-th frame when no ``count`` is asked for (``count`` wins when both are set)."""
+        return self.every if self.count is None else None
+
     def indices(self, n_frames: int, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The frame numbers this request samples from a video of ``n_frames`` frames, within [start, stop)."""
         from fakebench.media import sample_indices
 
-        return sample_indices(n_frames, count=self.count, stride=self.every if self.count is None else None,
-                              start=start, stop=stop)
+        return sample_indices(n_frames, count=self.count, stride=self.stride, start=start, stop=stop)
+
+    def extract(self, extractor, path, *, start: int = 0, stop: int | None = None, progress: bool = False):
+        """The face track of ``path`` sampled as this request says, by ``extractor`` (from ``self.extractor``)."""
+        return extractor.extract(path, count=self.count, every=self.stride, start=start, stop=stop, progress=progress)
 
 
 @dataclass

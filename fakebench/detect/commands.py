@@ -146,15 +146,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from fakebench.detect.base import rounded
-    from fakebench.detect.factory import create
+    from fakebench.detect.factory import create, warn_if_untrained
     from fakebench.detect.score import score_file
     from fakebench.runtime import seed_everything
 
     seed_everything(args.seed)
     detector = create(args.detector, weights=args.weights, device=args.device, seed=args.seed)
-    if args.weights is None and detector.needs_weights:
-        log.warning("detector %s has no trained weights: its scores are those of an untrained network (pass --weights)",
-                    args.detector)
+    warn_if_untrained(detector, args.weights, args.detector, "pass --weights")
     if args.plot is not None and not hasattr(detector, "plot"):
         raise FakebenchError(f"detector {args.detector!r} draws no plot; drop --plot")
     extractor = detector.request.extractor(device=args.device, use_cache=not args.no_cache)

@@ -74,8 +74,9 @@ def _probability(subject: _Subject) -> str:
     from fakebench.detect.score import judge
 
     detector = subject.make()
-    result = judge(detector, clip(detector.frame_level, n=None if not detector.frame_level else 2))
-    score = detector.score_video(clip(detector.frame_level, n=None if not detector.frame_level else 2))
+    track = clip(detector.frame_level, n=None if not detector.frame_level else 2)
+    result = judge(detector, track)
+    score = detector.score_video(track)
     assert isinstance(score, float), f"score_video returned {type(score).__name__}, expected float"
     assert np.isfinite(score) and 0.0 <= score <= 1.0, f"video score {score} outside [0, 1]"
     if result.frame_scores is not None:

@@ -265,6 +265,12 @@ def create(detector: str, weights: str | os.PathLike | None = None, config: Any 
     return _call(entry, cls, config=make_config(entry, config), device=device, seed=seed, **options)
 
 
+def warn_if_untrained(detector, weights, label: str, hint: str) -> None:
+    """Say once that a detector needing trained weights scores without them (``hint``: how to pass them)."""
+    if weights is None and getattr(detector, "needs_weights", False):
+        log.warning("detector %s has no trained weights: its scores are those of an untrained network (%s)", label, hint)
+
+
 def _call(entry: Entry, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)

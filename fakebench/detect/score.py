@@ -54,9 +54,7 @@ def track_for(detector: Detector, path: str | os.PathLike, extractor: FaceExtrac
     if detector.needs_video and is_image(path):
         raise FakebenchError(f"{path}: detector {detector.name!r} needs a video, got a still image")
     req = detector.request
-    extractor = extractor or req.extractor()
-    every = req.every if req.count is None else None
-    return extractor.extract(path, count=req.count, every=every, start=start, stop=stop, progress=progress)
+    return req.extract(extractor or req.extractor(), path, start=start, stop=stop, progress=progress)
 
 
 def score_file(detector: Detector, path: str | os.PathLike, extractor: FaceExtractor | None = None, *,

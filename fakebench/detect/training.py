@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fakebench.config import save_config, to_dict
+from fakebench.detect.base import Detector
 from fakebench.detect.cnn import CNNDetector
 from fakebench.detect.selfblend import self_blend
 from fakebench.errors import CheckpointError, FakebenchError
@@ -317,7 +318,7 @@ def _write_history(path: Path, history: list[dict]) -> None:
 
 
 # -- inputs -------------------------------------------------------------------------------------------
-def collect_faces(paths: Sequence[str | os.PathLike], detector: CNNDetector, *, frames: int | None = None,
+def collect_faces(paths: Sequence[str | os.PathLike], detector: Detector, *, frames: int | None = None,
                   device: str = "auto", progress: bool = True) -> list[tuple[FaceTrack, str]]:
     """Face tracks of every input: videos, images, folders of them (recursively), or folders written
     by ``fakebench faces extract`` (their ``track.npz`` is read, no detection). Each comes with its
@@ -341,9 +342,8 @@ def collect_faces(paths: Sequence[str | os.PathLike], detector: CNNDetector, *, 
         else:
             raise FakebenchError(f"{path}: no such file or folder; expected videos, images or folders of them")
     for path in tqdm(files, desc="faces", unit="file", disable=not progress or len(files) < 2, leave=False):
-        every = request.every if request.count is None else None
         try:
-            track = extractor.extract(path, count=request.count, every=every, progress=False)
+            track = request.extract(extractor, path)
         except FakebenchError as err:
             log.warning("skipping %s: %s", path, err)
             continue
