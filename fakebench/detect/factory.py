@@ -72,13 +72,12 @@ def resolve(name: str) -> Entry:
         return Entry(name, DETECTORS.get(name), "built-in")
     if ":" in name:
         return _from_path(name)
-    plugins, broken = _entry_points()
+    plugins, broken = _entry_points(only=name)  # imports this plug-in only, not every installed one
     if name in plugins:
         return plugins[name]
     for b in broken:
-        if b.name == name:
-            raise PluginError(b.line())
-    known = DETECTORS.names() + sorted(plugins)
+        raise PluginError(b.line())
+    known = DETECTORS.names() + sorted(n for n in _declared() if n not in DETECTORS)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise PluginError(f"unknown detector {name!r}{hint}; known: {', '.join(known)}; or give pkg.module:Class or "
@@ -96,20 +95,27 @@ def available() -> tuple[list[Entry], list[Broken]]:
     return entries + [plugins[n] for n in sorted(plugins)], broken
 
 
-def _entry_points() -> tuple[dict[str, Entry], list[Broken]]:
-    """The installed plug-ins by name, loaded, and those that failed to load."""
+def _declared() -> dict[str, list]:
+    """The entry points of the group by name (read from the installed metadata, nothing imported)."""
     from importlib.metadata import entry_points
-
-    from fakebench.detect.base import DETECTORS
 
     found: dict[str, list] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         same = found.setdefault(ep.name, [])
         if all(other.value != ep.value for other in same):  # one distribution seen twice on the path is one plug-in
             same.append(ep)
+    return found
+
+
+def _entry_points(only: str | None = None) -> tuple[dict[str, Entry], list[Broken]]:
+    """The installed plug-ins by name (only the one named ``only``, when given), loaded, and those that failed."""
+    from fakebench.detect.base import DETECTORS
+
     plugins: dict[str, Entry] = {}
     broken: list[Broken] = []
-    for name, eps in sorted(found.items()):
+    for name, eps in sorted(_declared().items()):
+        if only is not None and name != only:
+            continue
         origins = [_ep_origin(ep) for ep in eps]
         if name in DETECTORS:
             broken += [Broken(name, o, f"the name is taken by the built-in detector {name!r}; rename the entry point")
