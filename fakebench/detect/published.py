@@ -29,7 +29,7 @@ from typing import ClassVar
 import numpy as np
 
 from fakebench.config import from_dict, to_dict
-from fakebench.detect.base import DETECTORS, Detector, FaceRequest
+from fakebench.detect.base import DETECTORS, Detector, FaceRequest, aggregate
 from fakebench.detect.cnn import FrameNetwork
 from fakebench.errors import CheckpointError, FakebenchError
 from fakebench.faces.track import FaceTrack
@@ -38,7 +38,6 @@ from fakebench.files import atomic_path
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-AGGREGATIONS = ("mean", "max", "confident")
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,7 @@ class PublishedDetector(FrameNetwork, Detector):
         config = self.config
         if not isinstance(config, self.config_class):
             raise FakebenchError(f"detector {self.name!r} takes a {self.config_class.__name__}, got {type(config).__name__}")
-        if config.aggregation not in AGGREGATIONS:
-            raise FakebenchError(f"unknown aggregation {config.aggregation!r}; expected one of {', '.join(AGGREGATIONS)}")
+        aggregate([0.5], config.aggregation)  # an unknown rule is refused here, not at the first video
         if config.input_size < 32 or config.frames < 1 or config.margin < 0:
             raise FakebenchError(f"expected input_size >= 32, frames >= 1 and margin >= 0, got {config.input_size}, "
                                  f"{config.frames} and {config.margin}")
