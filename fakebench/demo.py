@@ -82,8 +82,8 @@ class Preset:
     det_frames: int  # face crops per clip, training and scoring
     art_epochs: int
     cls_epochs: int
-    art_faces: int  # A/B training faces per person for the artifacts CNN
-    orl_people: int  # ORL identities (10 stills each) for the artifacts CNN
+    art_faces: int  # A/B training-segment faces per person among the artifacts CNN's reals
+    orl_people: int  # ORL identities among every CNN's reals (40: all; the more people, the fewer unseen ones look fake)
     perturbations: tuple[tuple[str, tuple[int, ...]], ...]
     perturb_on: str
     bootstrap: int
@@ -91,6 +91,9 @@ class Preset:
     eval_frames: int  # held-out frames per direction for the swap measurements
     gen_snapshots: tuple[float, ...] = (0.25, 0.5)  # generator snapshots (fractions of its budget) for the curve
     donor_frames: int = 240  # graphics swap: donor poses to choose from per clip
+    orl_stills: int = 10  # stills per ORL identity for the artifacts CNN (of 10)
+    cls_faces: int = 0  # A/B training-segment faces per person added to each classifier's reals
+    cls_orl_stills: int = 0  # stills per ORL identity added to each classifier's reals (0: no ORL)
     needs_cuda: bool = False
 
 
@@ -400,7 +403,20 @@ class Demo:
                 split = "train" if Path(r.path).parent.name == "train" else "test"
                 split_of[r.original_id] = split
                 records.append(dataclasses.replace(r, split=split))
-        records += [dataclasses.replace(r, split=split_of[r.video_id]) for r in generated if r.label == 0]
+        # source group of a real clip and its fakes: the generator segment of the input video the clip was cut from
+        # (its held-out or its training segment), named like a real row: real/<input sha256, 16 hex>:<start>-<stop>
+        data = json.loads((self.gen_run / "data.json").read_text())
+        ranges = {i["sha256"][:16]: (i["held_out"], i["train"]) for ident in data.values() for i in ident["inputs"]
+                  if "sha256" in i}  # videos (a folder of stills has none)
+
+        def segment(real_id: str) -> str:
+            sha, frames = real_id.removeprefix("real/").rsplit(":", 1)
+            start = int(frames.split("-")[0])
+            return next((f"real/{sha}:{lo}-{hi}" for lo, hi in ranges.get(sha, ()) if lo <= start < hi), real_id)
+
+        records = [dataclasses.replace(r, source_group=segment(r.original_id)) for r in records]
+        records += [dataclasses.replace(r, split=split_of[r.video_id], source_group=segment(r.video_id))
+                    for r in generated if r.label == 0]
         unseen = [r for r in SampleMedia().records(None) if r.target_id in UNSEEN and not r.compression]
         records += [dataclasses.replace(r, dataset="demo", split="test") for r in unseen]
         split = {"by": "segment", "test": "A and B: the generator's held-out segments (never trained on), real clips "
@@ -440,24 +456,28 @@ class Demo:
 
         artifacts = create("artifacts", config=self.cnn_config(), device=self.device, seed=self.seed)
         watch = self._clip_faces(artifacts, train_rows[train_rows.method == METHODS["autoencoder"]], 1)
-        real = FaceSet.concat([self._generator_faces(artifacts), self._orl_faces(artifacts)])
-        log.info("artifacts CNN: %d real faces (self-blended in training), %d fakes watched, never trained on",
-                 len(real), len(watch))
+        real = FaceSet.concat([self._generator_faces(artifacts, p.art_faces), self._orl_faces(artifacts, p.orl_stills)])
+        log.info("artifacts CNN: %d real faces of %d sources (self-blended in training), %d fakes watched, never "
+                 "trained on", len(real), len(set(real.groups)), len(watch))
         summary = artifacts.fit(real, watch, out=self.det_dir / "artifacts",
                                 config=TrainConfig(epochs=p.art_epochs, seed=self.seed), progress=self.progress)
         details["artifacts"] = _summary(summary)
 
         for label, method in CLASSIFIERS.items():  # one classifier per swap method, trained on that method's fakes only
             classifier = create("classifier", config=self.cnn_config(), device=self.device, seed=self.seed)
-            real = self._clip_faces(classifier, train_rows[train_rows.label == 0], 0)
+            real = FaceSet.concat([self._clip_faces(classifier, train_rows[train_rows.label == 0], 0, self._segment),
+                                   *([self._generator_faces(classifier, p.cls_faces)] if p.cls_faces else []),
+                                   *([self._orl_faces(classifier, p.cls_orl_stills)] if p.cls_orl_stills else [])])
             fake = self._clip_faces(classifier, train_rows[train_rows.method == METHODS[method]], 1)
-            log.info("%s: %d real and %d fake (%s) faces from the training clips", label, len(real), len(fake), method)
+            log.info("%s: %d real faces of %d sources (training clips, A/B training segments, ORL) and %d fake (%s) "
+                     "faces from the training clips", label, len(real), len(set(real.groups)), len(fake), method)
             summary = classifier.fit(real, fake, out=self.det_dir / label,
                                      config=TrainConfig(epochs=p.cls_epochs, seed=self.seed), progress=self.progress)
             details[label] = _summary(summary)
         return details
 
-    def _clip_faces(self, detector, rows, label: int):
+    def _clip_faces(self, detector, rows, label: int, group=None):
+        """The faces of index ``rows`` (``det_frames`` per clip), grouped by ``group(row)`` (default: the video id)."""
         from fakebench.datasets.index import frame_range
         from fakebench.detect.score import track_for
         from fakebench.detect.training import FaceSet
@@ -466,35 +486,55 @@ class Demo:
         tracks = []
         for row in rows.to_dict("records"):
             start, stop = frame_range(row)
-            tracks.append((track_for(detector, row["path"], extractor, start=start, stop=stop), row["video_id"]))
+            tracks.append((track_for(detector, row["path"], extractor, start=start, stop=stop),
+                           group(row) if group else row["video_id"]))
         return FaceSet.from_tracks(tracks, label)
 
-    def _generator_faces(self, detector):
-        """A and B training-segment faces (the generator's frames, from the face cache), four groups per video."""
+    def _segment(self, row: dict) -> str:
+        """The group of a real training clip: the quarter of its video's training segment it starts in, the
+        group ``_generator_faces`` gives the faces there, so validation never holds frames next to trained ones."""
+        from fakebench.datasets.index import frame_range
+
+        start = frame_range(row)[0]
+        data = json.loads((self.gen_run / "data.json").read_text())
+        for name, ident in data.items():
+            for record in ident["inputs"]:
+                lo, hi = record["train"]
+                if Path(record["path"]).resolve() == Path(row["path"]).resolve() and lo <= start < hi:
+                    return f"{name}:{Path(record['path']).stem}:{4 * (start - lo) // (hi - lo)}"
+        return row["video_id"]
+
+    def _generator_faces(self, detector, per_person: int):
+        """``per_person`` A and B training-segment faces (the generator's frames, from the face cache), spread
+        evenly over each video (both of B's); four groups per video, by quarter of its training segment."""
         from fakebench.detect.training import FaceSet
 
         data = json.loads((self.gen_run / "data.json").read_text())
         extractor = detector.request.extractor(device=self.device)
         sets = []
         for name, ident in data.items():
-            per_video = max(1, self.p.art_faces // len(ident["inputs"]))
+            per_video = max(1, per_person // len(ident["inputs"]))
             for record in ident["inputs"]:
                 lo, hi = record["train"]
                 track = extractor.extract(record["path"], every=FACE_STRIDE, start=lo, stop=hi, progress=False)
                 faces = FaceSet.from_tracks([(track, "")], 0)
+                frames = track.frames[track.has_face]
                 pick = np.unique(np.linspace(0, len(faces) - 1, min(per_video, len(faces))).round().astype(int))
                 faces = faces.subset(pick)
-                faces.groups = np.asarray([f"{name}:{Path(record['path']).stem}:{4 * i // len(pick)}"
-                                           for i in range(len(pick))], object)
+                faces.groups = np.asarray([f"{name}:{Path(record['path']).stem}:{4 * (frames[i] - lo) // (hi - lo)}"
+                                           for i in pick], object)
                 sets.append(faces)
         return FaceSet.concat(sets)
 
-    def _orl_faces(self, detector):
+    def _orl_faces(self, detector, stills: int):
+        """``stills`` of the 10 stills of each of the first ``orl_people`` ORL identities (gray; one group each)."""
         from fakebench.datasets import samples
         from fakebench.detect.training import FaceSet, collect_faces
 
-        people = sorted({p.parent for p in samples.sample_paths("ORL")}, key=lambda d: int(d.name.lstrip("s")))
-        tracks = collect_faces(people[:self.p.orl_people], detector, device=self.device, progress=False)
+        paths = samples.sample_paths("ORL")
+        people = sorted({p.parent for p in paths}, key=lambda d: int(d.name.lstrip("s")))[:self.p.orl_people]
+        files = [p for p in paths if p.parent in people and int(p.stem) <= stills]
+        tracks = collect_faces(sorted(files), detector, device=self.device, progress=False)
         return FaceSet.from_tracks(tracks, 0)
 
     # 7 ----------------------------------------------------------------------------------------------
@@ -603,13 +643,18 @@ def headline_table(out: Path) -> tuple[str, list[str], list[list[str]]]:
     info, pairs = doc["datasets"]["demo"], doc["datasets"].get("pairs", {})
     intro = (f"test split ({info['split_by']}-disjoint): {info['real']} real and {info['fake']} fake videos; "
              f"A/B only: {pairs.get('real')} real clips and the {pairs.get('fake')} fakes made from them")
-    header = ["detector", "video AUC [95 % CI]", "frame AUC [95 % CI]", "video EER", "video AUC, A/B only"]
+    groups = next((r.get("n_groups") for r in doc["metrics"] if r["dataset"] == "demo" and r["unit"] == "video"), None)
+    if groups:
+        intro += f"; intervals resample the {groups} source groups (held-out segments; C, D, E one each)"
+    header = ["detector", "video AUC [95 % CI]", "AUC lower bound", "frame AUC [95 % CI]", "video EER",
+              "video AUC, A/B only"]
     rows = []
     clean = [r for r in doc["metrics"] if r["perturbation"] == "none"]
     for name in doc["detectors"]:
         cells = {(r["dataset"], r["unit"]): r for r in clean if r["detector"] == name}
         video, frame = cells.get(("demo", "video"), {}), cells.get(("demo", "frame"))
-        rows.append([name, _with_ci(video, "auc", 2), _with_ci(frame, "auc", 2) if frame else "-",
+        rows.append([name, _with_ci(video, "auc", 2), _fmt(video.get("auc_lb"), 2),
+                     _with_ci(frame, "auc", 2) if frame else "-",
                      _fmt(video.get("eer"), 2), _with_ci(cells.get(("pairs", "video"), {}), "auc", 2)])
     return intro, header, rows
 

@@ -91,8 +91,10 @@ def about(demo: Demo, evaluation: dict) -> list[str]:
         f"{index['train_real']} real and {index['train_fake']} fake clips of the training segments train the two "
         "classifiers only (one on each method's fakes).",
         "What it can show: whether each detector separates these fakes from these reals, with intervals that say how "
-        "little a handful of videos pins down (read the interval, not the point; at perfect separation the "
-        "bootstrap interval collapses to [1.00, 1.00], which is the method's limit on few videos, not certainty). "
+        "little a handful of videos pins down (read the interval, not the point). The clips of one held-out segment "
+        "and the fakes made from them move together, so the intervals resample whole segments (source groups), not "
+        "clips; at perfect separation the bootstrap interval collapses to [1.00, 1.00], and the AUC lower bound "
+        "column (the score interval over the source groups) says how low the AUC could still be. "
         "The artifacts CNN never saw a "
         "deepfake (self-blended reals only): its figure is a cross-generator one. Each classifier saw fakes of one "
         "method and the same two people (other segments of the same videos): on its own method the figure is "

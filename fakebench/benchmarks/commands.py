@@ -58,13 +58,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     gate = actions.add_parser(
         "gate", help="fail when a detector's AUC dropped against a baseline",
-        description="Compare a run's AUCs with a baseline. Exit 1 when a (detector, data set, perturbation, level) "
-                    "is missing, undefined, or its AUC fell by more than --max-drop AND by more than the 95 % noise "
-                    "of the difference of the two AUCs (from the run's and the baseline's intervals); each check is printed "
-                    "with why. --write-baseline writes the baseline from the run instead.")
+        description="Compare a run's AUCs with a baseline on the videos both scored, paired (the same source groups "
+                    "resampled for both). Exit 1 when a (detector, data set, perturbation, level) is missing, "
+                    "undefined, or its AUC fell by more than --max-drop AND significantly (the one-sided 1 - --alpha "
+                    "lower bound of the drop is above 0); each check is printed with why, and videos in only one of "
+                    "the two are listed. --write-baseline writes the baseline (AUCs and every video's score) from "
+                    "the run instead.")
     gate.add_argument("run", type=Path, metavar="RUN", help="run folder")
     gate.add_argument("--baseline", type=Path, required=True, help="baseline JSON")
     gate.add_argument("--max-drop", type=float, default=0.02, help="AUC margin (default 0.02)")
+    gate.add_argument("--alpha", type=float, default=0.05,
+                      help="one-sided significance of a drop (default 0.05: its 95%% lower bound must be above 0)")
+    gate.add_argument("--bootstrap", type=int, default=2000, help="paired bootstrap replicates (default 2000)")
     gate.add_argument("--write-baseline", action="store_true", help="write --baseline from RUN and exit")
     gate.add_argument("--json", action="store_true", help="print the checks as JSON")
     gate.add_argument("--out", type=Path, help="also write the checks as JSON to this file")
@@ -169,12 +174,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from fakebench.benchmarks.runner import read_run
     from fakebench.files import write_json
 
-    _, metrics = read_run(args.run)
+    read_run(args.run)  # a finished run, or one clear line
     if args.write_baseline:
-        path = gate.write_baseline(metrics, args.baseline)
+        path = gate.write_baseline(args.run, args.baseline)
         print(f"baseline\t{path}\t{len(gate.read_baseline(path)['entries'])} entries")
         return 0
-    result = gate.check(metrics, gate.read_baseline(args.baseline), max_drop=args.max_drop)
+    result = gate.check(args.run, gate.read_baseline(args.baseline), max_drop=args.max_drop, alpha=args.alpha,
+                        n_boot=args.bootstrap, seed=args.seed or 0)
     if args.json:
         print(json.dumps({"passed": result.passed, "checks": result.checks}, indent=2))
     else:

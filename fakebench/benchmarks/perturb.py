@@ -14,8 +14,11 @@ name           parameter at levels 1..5           what it does (the documented a
 ``block``      16, 32, 48, 64, 80                 that many 8x8 grey (128) squares per 256 px of the shorter side
                                                   (at least that many), at random places. DF-1.0 "BW" (which
                                                   puts none on frames under 256 px).
-``noise``      0.001, 0.002, 0.005, 0.01, 0.05    Gaussian noise of that variance added to Y, Cb and Cr on a 0..1
-                                                  scale: sd 8.1, 11.3, 18.0, 25.5, 57.0 grey levels. DF-1.0 "GNC".
+``noise``      0.001, 0.002, 0.005, 0.01, 0.05    Gaussian noise of that variance added to Y, Cb and Cr on DF-1.0's
+                                                  0..1 scale, which is studio swing (black..white = 219/255 of it for
+                                                  Y, full chroma 224/255): in full-range grey levels sd 9.4, 13.3,
+                                                  21.0, 29.7, 66.4 in Y and 9.2, 13.0, 20.5, 29.0, 64.9 in Cb, Cr;
+                                                  then back to RGB, clipped to 0..255. DF-1.0 "GNC".
 ``blur``       7, 9, 13, 17, 21                   Gaussian blur, kernel that many px, sigma = kernel / 6. DF-1.0 "GB".
 ``pixelate``   2, 3, 4, 5, 6                      shrink by that factor, grow back (bilinear). DF-1.0 "JPEG" (sic).
 ``h264``       30, 32, 35, 38, 40                 the clip re-encoded with libx264 at that CRF (preset medium,
@@ -68,7 +71,7 @@ DISTORTIONS: dict[str, Distortion] = {d.name: d for d in (
     Distortion("saturation", (0.4, 0.3, 0.2, 0.1, 0.0), "chroma scaled by the parameter (DF-1.0 CS)"),
     Distortion("contrast", (0.85, 0.725, 0.6, 0.475, 0.35), "RGB values scaled by the parameter (DF-1.0 CC)"),
     Distortion("block", (16, 32, 48, 64, 80), "8x8 grey squares per 256 px of the short side (DF-1.0 BW)", random=True),
-    Distortion("noise", (0.001, 0.002, 0.005, 0.01, 0.05), "Gaussian noise variance in YCbCr on 0..1 (DF-1.0 GNC)",
+    Distortion("noise", (0.001, 0.002, 0.005, 0.01, 0.05), "Gaussian noise variance in studio-swing YCbCr on 0..1 (DF-1.0 GNC)",
                random=True),
     Distortion("blur", (7, 9, 13, 17, 21), "Gaussian kernel side, sigma = side / 6 (DF-1.0 GB)"),
     Distortion("pixelate", (2, 3, 4, 5, 6), "shrink factor, then grow back (DF-1.0 'JPEG')"),
@@ -120,6 +123,11 @@ def _ycbcr(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame.astype(np.float32) / 255.0, cv2.COLOR_RGB2YCrCb)  # Y, Cr, Cb on 0..1, chroma about 0.5
 
 
+# DF-1.0 adds its noise to YCbCr scaled to studio swing (Y 16..235, Cb and Cr 16..240 of 255): a step of 1 there
+# is 255/219 full-range steps in Y and 255/224 in chroma. Per channel of _ycbcr's output (Y, Cr, Cb).
+_STUDIO_SWING = np.array([255 / 219, 255 / 224, 255 / 224], np.float32)
+
+
 def _rgb(ycc: np.ndarray) -> np.ndarray:
     import cv2
 
@@ -159,7 +167,7 @@ def perturb_frame(frame: np.ndarray, name: str, level: int, rng: np.random.Gener
         return out
     if name == "noise":
         ycc = _ycbcr(frame)
-        ycc += rng.standard_normal(ycc.shape, dtype=np.float32) * np.float32(np.sqrt(p))
+        ycc += rng.standard_normal(ycc.shape, dtype=np.float32) * (np.float32(np.sqrt(p)) * _STUDIO_SWING)
         return _rgb(ycc)
     if name == "blur":
         return cv2.GaussianBlur(frame, (int(p), int(p)), p / 6.0)

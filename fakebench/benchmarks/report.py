@@ -92,8 +92,8 @@ def _with_ci(row: dict, name: str, digits: int = 3) -> str:
 
 def metrics_table(runs: list[Run], clean_only: bool = True) -> tuple[list[str], list[list[str]]]:
     several = len(runs) > 1
-    header = (["run"] if several else []) + ["detector", "dataset", "perturbation", "unit", "real", "fake"] + \
-        [h for _, h in _METRIC_HEADERS]
+    header = (["run"] if several else []) + ["detector", "dataset", "perturbation", "unit", "real", "fake", "groups"] + \
+        [h for _, h in _METRIC_HEADERS] + ["AUC lower bound"]
     rows = []
     for run in runs:
         for r in run.metrics.get("metrics", []):
@@ -104,8 +104,39 @@ def metrics_table(runs: list[Run], clean_only: bool = True) -> tuple[list[str], 
             counts = [str(r.get("n_real")), str(r.get("n_fake"))]
             if r["unit"] == "frame":
                 counts = [f"{r.get('n_real')} fr", f"{r.get('n_fake')} fr"]
-            rows.append(([run.name] if several else []) + [r["detector"], r["dataset"], pert, unit, *counts] +
-                        [_with_ci(r, k) for k, _ in _METRIC_HEADERS])
+            groups = str(r["n_groups"]) if r.get("n_groups") is not None else "–"
+            rows.append(([run.name] if several else []) + [r["detector"], r["dataset"], pert, unit, *counts, groups] +
+                        [_with_ci(r, k) for k, _ in _METRIC_HEADERS] + [_fmt(r.get("auc_lb"))])
+    return header, rows
+
+
+def operating_points_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
+    """Accuracy, TPR and FPR on the clean videos at 0.5 and at each detector's calibrated thresholds."""
+    header = ["detector", "dataset", "threshold", "from", "accuracy", "TPR", "FPR (test reals)"]
+    rows = []
+    for run in runs:
+        for r in run.metrics.get("metrics", []):
+            if r["perturbation"] != "none" or r["unit"] != "video" or "threshold_fpr5" not in r:
+                continue
+            for name, label in (("fpr1", "1 % FPR"), ("fpr5", "5 % FPR")):
+                if f"threshold_{name}" in r:
+                    rows.append([r["detector"], r["dataset"], _fmt(r[f"threshold_{name}"], 4),
+                                 f"{label} on its held-out reals", _fmt(r.get(f"acc_{name}")), _fmt(r.get(f"tpr_{name}")),
+                                 _fmt(r.get(f"fpr_{name}"))])
+            rows.append([r["detector"], r["dataset"], "0.5", "fixed", _fmt(r.get("acc")), "", ""])
+    return header, rows
+
+
+def false_positive_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
+    """Per source of the real videos (person, else source group): the share each detector calls fake."""
+    cuts = ("0.5", "fpr1", "fpr5")
+    header = ["detector", "dataset", "real source", "videos", "mean score", "called fake at 0.5",
+              "at its 1 % FPR threshold", "at its 5 % FPR threshold"]
+    rows = []
+    for run in runs:
+        for r in run.metrics.get("false_positives") or []:
+            rows.append([r["detector"], r["dataset"], str(r["source"]), str(r["n_videos"]), _fmt(r.get("mean_score")),
+                         *[_fmt(r.get(f"fpr_{c}"), 2) if f"fpr_{c}" in r else "–" for c in cuts]])
     return header, rows
 
 
@@ -128,7 +159,7 @@ def throughput_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
 
 
 def comparisons_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
-    header = ["dataset", "perturbation", "A", "B", "videos", "AUC A", "AUC B", "A - B [CI]", "p (DeLong)"]
+    header = ["dataset", "perturbation", "A", "B", "videos", "AUC A", "AUC B", "A - B [CI]", "p", "test"]
     rows = []
     for run in runs:
         for c in run.metrics.get("comparisons", []):
@@ -136,7 +167,8 @@ def comparisons_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
                 continue
             rows.append([c["dataset"], c["perturbation"], c["a"], c["b"], str(c["n_videos"]), _fmt(c["auc_a"]),
                          _fmt(c["auc_b"]), f"{_fmt(c['diff'])} [{_fmt(c['diff_lo'])}, {_fmt(c['diff_hi'])}]",
-                         _fmt(c["p"], 4)])
+                         _fmt(c["p"], 4), "clustered DeLong (Obuchowski)" if c.get("method") == "obuchowski"
+                         else "DeLong"])
     return header, rows
 
 
@@ -332,8 +364,13 @@ def _about(runs: list[Run]) -> list[str]:
                if m.get("video_scores") != "detector" or m.get("aggregation") != "per detector"
                else "each detector's own (" + ", ".join(f"{d}: {w.get('aggregation', 'detector')}" for d, w in
                                                        (m.get("work") or {}).items()) + ")")
-        lines.append(f"{run.name}: {sets}. Video scores: {how}. {int(m.get('ci', 0.95) * 100)} % intervals: "
-                     "stratified bootstrap over videos, "
+        if m.get("resampled") == "source group":
+            unit = ("cluster bootstrap: whole source groups resampled (the original video or person each clip comes "
+                    "from; a video's frames and a group's videos move together), the groups stratified by whether they "
+                    "hold reals, fakes or both")
+        else:
+            unit = "stratified bootstrap over videos (each video taken as independent)"
+        lines.append(f"{run.name}: {sets}. Video scores: {how}. {int(m.get('ci', 0.95) * 100)} % intervals: {unit}, "
                      f"{m.get('bootstrap')} replicates. Perturbations on {m.get('perturb_on')}. {where}."
                      + (f" {len(m.get('failures') or [])} units failed (listed in metrics.json)." if m.get("failures")
                         else ""))
@@ -359,6 +396,18 @@ def build(folders: list[str | os.PathLike], out: str | os.PathLike, *, title: st
     sections: list[Section] = [*before]
     sections.append(("About these runs", "text", _about(runs)))
     sections.append(("Metrics on the clean videos (95 % interval)", "table", metrics_table(runs)))
+    sections.append(("How to read the intervals", "text", [
+        "groups: the independent units resampled (source groups). AUC lower bound: the lower end of the 95 % "
+        "score interval (Newcombe's method, Hanley-McNeil variance at the bound) over the source groups holding "
+        "fakes and reals; where every replicate separates perfectly the bootstrap interval collapses to "
+        "[1.000, 1.000], this bound does not."]))
+    points = operating_points_table(runs)
+    if points[1]:
+        sections.append(("Operating points: thresholds calibrated on each detector's own held-out reals", "table",
+                         points))
+    fps = false_positive_table(runs)
+    if fps[1]:
+        sections.append(("False positives per real source (clean videos)", "table", fps))
     comparisons = comparisons_table(runs)
     if comparisons[1]:
         sections.append(("Detector against detector on the same videos (DeLong)", "table", comparisons))

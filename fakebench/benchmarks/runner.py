@@ -19,8 +19,12 @@ A benchmark config (YAML, ``BenchConfig``)::
 Every (detector, video, perturbation, level) is one unit of work. Its result (the sampled frame
 numbers, the frame scores, the video score) is cached under ``<cache>/bench`` keyed by the
 detector (name, weights sha256, config, the faces it asks for), the video's content hash and frame
-range, the perturbation, level, mode and seed: an interrupted run picks up where it stopped, a second
-run of the same config only reads the cache, and the tables it writes are identical either way.
+range, the perturbation, level, mode and seed, and the fingerprint of the code that scores it
+(``fakebench.fingerprint``: fakebench version, detector code, face pipeline, perturbation code): an
+interrupted run picks up where it stopped, a second run of the same config only reads the cache, the
+tables it writes are identical either way, and a change of that code scores again. Each detector's
+folder keeps the fingerprint its units were last scored under (``fingerprints.json``), so the run
+logs why a unit was not read from the cache: new, code changed (which part), or --fresh.
 
 The run folder::
 
@@ -65,7 +69,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("fakebench.benchmarks")
 
 SCHEMA_VERSION = 1
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: unit keys include the code fingerprint
 COLUMNS = ("detector", "dataset", "split", "video_id", "frame", "label", "score", "perturbation", "level")
 CLEAN = "none"
 
@@ -243,7 +247,8 @@ def load_dataset(spec: DatasetSpec, seed: int = 0) -> Dataset:
 class BuiltDetector:
     label: str
     detector: Detector
-    identity: dict  # what the cache key rests on
+    identity: dict  # what the cache key rests on (its folder: code-independent)
+    code: dict = field(default_factory=dict)  # fingerprint.code_fingerprint of its class, perturbation part included
 
     @property
     def key(self) -> str:
@@ -269,7 +274,10 @@ def build_detector(spec: DetectorSpec, device: str = "auto", seed: int = 0) -> B
                 "seed": seed if weights is None else None}
     if entry.origin != "built-in":  # a plug-in's results are filed under its class too
         identity["class"] = f"{entry.cls.__module__}.{entry.cls.__qualname__}"
-    return BuiltDetector(spec.label or entry.name, detector, identity)
+    from fakebench import fingerprint
+
+    code = fingerprint.code_fingerprint(type(detector), perturbed=True)
+    return BuiltDetector(spec.label or entry.name, detector, identity, code)
 
 
 # -- one unit of work ----------------------------------------------------------------------------------
@@ -283,14 +291,18 @@ class Unit:
     level: int
 
 
-def unit_key(built: BuiltDetector, content: str, row: dict, perturbation: str, level: int, mode: str, seed: int) -> str:
+def unit_key(built: BuiltDetector, content: str, row: dict, perturbation: str, level: int, mode: str, seed: int,
+             *, code: bool = True) -> str:
+    """The unit's cache key; ``code=False``: the same without the code fingerprint (the ledger's key)."""
     from fakebench.files import stable_hash
+    from fakebench.fingerprint import for_unit
 
     start, stop = frame_range(row)
     return stable_hash({"v": CACHE_VERSION, "detector": built.key, "content": content, "start": start, "stop": stop,
                         "perturbation": perturbation, "level": level,
                         "mode": mode if perturbation != CLEAN else None,
-                        "seed": seed if perturbation != CLEAN else None}, length=32)
+                        "seed": seed if perturbation != CLEAN else None,
+                        **({"code": for_unit(built.code, perturbation != CLEAN)} if code else {})}, length=32)
 
 
 class Scorer:
@@ -420,6 +432,7 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
     from tqdm import tqdm
 
     from fakebench.files import content_key, write_json
+    from fakebench.fingerprint import PARTS, Ledger, for_unit
 
     cache = _cache_dir()
     all_levels = [(CLEAN, 0)] + [(p.name, lv) for p in config.perturbations for lv in p.levels]
@@ -429,10 +442,14 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
     for spec in config.detectors:
         built = build_detector(spec, device=device, seed=config.seed)
         det = built.detector
-        seconds[built.label] = {"aggregation": det.aggregation if det.frame_level else "detector"}
+        seconds[built.label] = {"aggregation": det.aggregation if det.frame_level else "detector",
+                                "thresholds": getattr(det, "thresholds", None)}
         scorer = Scorer(built, device=device, mode=config.perturb_on, seed=config.seed, workdir=workdir)
         folder = cache / built.key
-        spent = {"units": 0, "computed": 0, "cached": 0, "seconds": 0.0}
+        ledger = Ledger(folder / "fingerprints.json")  # the code each unit was last scored under: why it is scored again
+        spent = {"units": 0, "computed": 0, "cached": 0, "seconds": 0.0, "why": {}, "code_changed": []}
+        why: dict[str, int] = {}
+        changed: set[str] = set()
         levels = all_levels if spec.perturb else all_levels[:1]
         for ds in datasets:
             records = ds.videos.to_dict("records")
@@ -449,9 +466,12 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
                     continue
                 for name, level in levels:
                     key = unit_key(built, content, row, name, level, config.perturb_on, config.seed)
+                    plain = unit_key(built, content, row, name, level, config.perturb_on, config.seed, code=False)
+                    code = for_unit(built.code, name != CLEAN)
                     path = folder / key[:2] / f"{key}.json"
                     record = None if fresh else _read_record(path)
                     if record is None:
+                        reason, parts = ("--fresh", []) if fresh else ledger.why(plain, code)
                         try:
                             record = scorer.score(row, name, level)
                         except FakebenchError as err:
@@ -463,16 +483,24 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
                         write_json(path, record)
                         spent["computed"] += 1
                         spent["seconds"] += record.get("seconds", 0.0)
+                        why[reason] = why.get(reason, 0) + 1
+                        changed.update(parts)
                     else:
                         spent["cached"] += 1
+                    ledger.note(plain, code)
                     spent["units"] += 1
                     rows += _rows_of(record, built.label, ds.name, row, name, level)
                     bar.update(1)
             bar.close()
+        ledger.save()
         spent["seconds"] = round(spent["seconds"], 2)
+        spent["why"] = {r: why[r] for r in ("new", "code changed", "missing", "--fresh") if r in why}
+        spent["code_changed"] = [label for label in PARTS.values() if label in changed]
         seconds[built.label].update(spent)
-        log.info("%s: %d units, %d computed, %d from the cache", built.label, spent["units"], spent["computed"],
-                 spent["cached"])
+        said = ", ".join(f"{n} {r}" + (f": {', '.join(spent['code_changed'])}" if r == "code changed" else "")
+                         for r, n in spent["why"].items())
+        log.info("%s: %d units: %d from the cache, %d computed%s", built.label, spent["units"], spent["cached"],
+                 spent["computed"], f" ({said})" if said else "")
     return predictions_frame(rows), failures, seconds
 
 
@@ -502,6 +530,7 @@ def run(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", pr
                           "a `name:`")
     videos = pd.concat([d.videos.rename(columns={"dataset": "index_dataset"}).assign(dataset=d.name) for d in datasets],
                        ignore_index=True)
+    videos = _with_sources(videos)
     _write_parquet(videos, out / "videos.parquet")
     with tempfile.TemporaryDirectory(prefix="fakebench-bench-") as scratch:
         predictions, failures, spent = score_all(config, datasets, device=device, progress=progress, fresh=fresh,
@@ -512,9 +541,13 @@ def run(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", pr
     _write_parquet(predictions, out / "predictions.parquet")
     m = config.metrics
     sources = {label: work["aggregation"] for label, work in spent.items()}
+    groups = dict(zip(zip(videos["dataset"], videos["video_id"]), videos["source_group"]))
+    thresholds = {label: work.get("thresholds") for label, work in spent.items() if work.get("thresholds")}
     table, comparisons = metrics_mod.evaluate(predictions, aggregation=m.aggregation, n_boot=m.bootstrap, ci=m.ci,
                                               seed=config.seed, frame_intervals=m.frame_intervals, progress=progress,
-                                              sources=sources)
+                                              sources=sources, groups=groups, thresholds=thresholds)
+    false_positives = metrics_mod.false_positives(predictions, videos, thresholds, aggregation=m.aggregation,
+                                                  sources=sources)
     own = {how for how in sources.values() if how != "detector"}
     result = {"schema_version": SCHEMA_VERSION, "created": _now(datetime),
               "aggregation": m.aggregation or (own.pop() if len(own) == 1 else "per detector"),
@@ -522,7 +555,8 @@ def run(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", pr
               "bootstrap": m.bootstrap, "ci": m.ci, "perturb_on": config.perturb_on,
               "datasets": {d.name: d.info for d in datasets}, "detectors": {
                   b.label or b.name: {"name": b.name, "weights": b.weights, "config": b.config} for b in config.detectors},
-              "metrics": table, "comparisons": comparisons, "failures": failures, "work": spent,
+              "resampled": "source group", "metrics": table, "comparisons": comparisons,
+              "false_positives": false_positives, "failures": failures, "work": spent,
               "config": to_dict(config)}
     write_json(out / "metrics.json", _json_safe(result))
     with atomic_path(out / "metrics.csv") as tmp:
@@ -537,6 +571,25 @@ def run(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", pr
     write_json(out / "env.json", env)
     save_config(config, out / "config.yaml")
     return result
+
+
+def _with_sources(videos: pd.DataFrame) -> pd.DataFrame:
+    """The scored videos with their source group (the bootstrap's unit) and content key (the gate's match).
+
+    ``content``: sha256 of the file (memoised) and the frame range, e.g. ``<sha>:0-240``; empty when
+    the file cannot be read (the unit fails and is listed with the failures).
+    """
+    from fakebench.datasets.index import source_groups
+    from fakebench.files import content_key
+
+    keys = []
+    for row in videos.to_dict("records"):
+        try:
+            start, stop = frame_range(row)
+            keys.append(f"{content_key(row['path'])}:{start}-{'' if stop is None else stop}")
+        except OSError:
+            keys.append("")
+    return videos.assign(source_group=source_groups(videos).to_numpy(), content=keys)
 
 
 def _claim_folder(out: Path, config: BenchConfig, overwrite: bool) -> None:

@@ -30,8 +30,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     index = actions.add_parser(
         "index", help="index a data set folder into a parquet table",
         description="Read a data set folder as one of the known layouts, write the index (one row per video: "
-                    "video_id, path, label, split, dataset, method, compression, target/source identity) and print "
-                    "counts by label, method and split.")
+                    "video_id, path, label, split, dataset, method, compression, target/source identity, source group) and "
+                    "print counts by label, method and split (with each split's source groups).")
     index.add_argument("--layout", required=True, metavar="NAME", help=f"one of: {', '.join(LAYOUTS.names())}")
     index.add_argument("--root", type=Path, metavar="DIR", help="the data set's folder (samples: the cache folder, optional)")
     index.add_argument("--out", type=Path, required=True, metavar="FILE", help="index file to write (*.parquet)")

@@ -16,6 +16,34 @@ Columns (``VideoRecord``):
 - ``start_frame``, ``stop_frame`` (nullable ints): the frame range ``[start, stop)`` of ``path``
   this row stands for; null = the whole file.
 - ``original_id``: for a fake, the ``video_id`` of the real video it was made from, where known.
+- ``source_group``: the unit rows move together with. Rows of one group are not independent (a
+  fake and the real video it came from, segments of one file, videos of one person), so the
+  benchmark's bootstrap resamples whole groups. The rule: the original (real) video a row comes
+  from, else the person, else the video itself. What each layout puts there:
+
+  - ``ff++``: ``ff++:<target>`` (fake ``000_003`` and real ``000`` share ``ff++:000``, ``001`` is
+    another group); DeepFakeDetection: the actor (``ff++:01``). YouTube sources that FF++ videos
+    may share are not used: the target id is the rule.
+  - ``celeb-df``: ``<dataset>:<target celebrity>`` (``id0_0000`` and ``id0_id1_0000`` share
+    ``celeb-df-v2:id0``); ``YouTube-real`` (no person known): the video's own ``video_id``.
+  - ``dfdc``: a fake: the ``video_id`` of its ``original`` (metadata.json); a real, a fake without an
+    original, a test video: its own ``video_id``. DFDC-preview: ``dfdc-preview:<target>`` where the
+    entry names a person, else its own ``video_id`` (the fallback below).
+  - ``deeperforensics``: ``ff++:<target>`` for a fake and its real target video: the group of the
+    FF++ video both come from, so they stay together when merged with an FF++ index; a source
+    video (``--include-source-videos``): ``deeperforensics:<actor>``.
+  - ``folder``: the video's own ``video_id``, or the group ``<root>/source_groups.csv`` gives it
+    (columns ``path`` under the root, ``source_group``): the layout knows no other link.
+  - ``generated``: the real input segment a fake was converted from (``real/<input sha256, 16
+    hex>:<start>-<stop>``, the ``video_id`` of that real row); the real row has the same group.
+  - ``samples``: ``samples:<sample id>`` (the person; E-lq is E's); NOFACE: its own ``video_id``.
+  - ``segment_split`` keeps a row's group on each of its segments (``A:0-2400`` and ``A:2600-3000``
+    share ``A``'s group), unless the layout set a finer one.
+
+  An empty group (an index written before the column existed, hand-made records) is filled on
+  validation by ``source_groups``: a row whose ``original_id`` is a row of the index takes that
+  row's group, another ``original_id`` is the group itself; else ``<dataset>:<target_id>``; else
+  the row's own ``video_id``.
 - any extra columns a layout adds (``mask_path``, ``step``, ``settings``...).
 
 How the index was built and split is kept in the parquet file's metadata (``df.attrs`` after
@@ -42,7 +70,9 @@ log = logging.getLogger("fakebench.datasets")
 SCHEMA_VERSION = 1
 SPLITS = ("train", "val", "test", "")
 REQUIRED = ("video_id", "path", "label", "split", "dataset", "method", "compression", "target_id", "source_id")
-OPTIONAL = ("start_frame", "stop_frame", "original_id")
+OPTIONAL = ("start_frame", "stop_frame", "original_id", "source_group")
+_TEXT = ("video_id", "path", "split", "dataset", "method", "compression", "target_id", "source_id", "original_id",
+         "source_group")  # str columns, "" where unknown
 _META_KEY = b"fakebench.index"
 
 
@@ -62,6 +92,7 @@ class VideoRecord:
     start_frame: int | None = None  # [start_frame, stop_frame) of path; None = whole file
     stop_frame: int | None = None
     original_id: str = ""  # video_id of the real video a fake was made from
+    source_group: str = ""  # the unit rows move together with ("" = the fallback of source_groups)
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def row(self) -> dict:
@@ -118,9 +149,8 @@ def validate_index(df: pd.DataFrame, where: str = "index") -> pd.DataFrame:
     df = df.copy()
     for name in OPTIONAL:
         if name not in df.columns:
-            df[name] = None if name != "original_id" else ""
-    for name in ("video_id", "path", "split", "dataset", "method", "compression", "target_id", "source_id",
-                 "original_id"):
+            df[name] = "" if name in _TEXT else None
+    for name in _TEXT:
         df[name] = df[name].fillna("").astype(str)
     labels = pd.to_numeric(df["label"], errors="coerce")
     bad = ~labels.isin([0, 1])
@@ -154,6 +184,7 @@ def validate_index(df: pd.DataFrame, where: str = "index") -> pd.DataFrame:
         i = int(bad.to_numpy().nonzero()[0][0])
         raise DatasetLayoutError(f"{where}: video {df['video_id'].iloc[i]!r} has frame range "
                                  f"[{start.iloc[i]}, {stop.iloc[i]}); expected both empty or 0 <= start < stop")
+    df["source_group"] = source_groups(df)
     return df.reset_index(drop=True)
 
 
@@ -191,7 +222,7 @@ def load_index(path: str | os.PathLike) -> pd.DataFrame:
     attrs: dict = {}
     if path.suffix.lower() == ".csv":
         try:
-            df = pd.read_csv(path, dtype={c: str for c in (*REQUIRED, "original_id") if c != "label"},
+            df = pd.read_csv(path, dtype={c: str for c in _TEXT},
                              keep_default_na=False)
         except (OSError, ValueError, pd.errors.ParserError) as err:
             raise DatasetLayoutError(f"{path}: not a readable CSV index ({err})") from err
@@ -238,10 +269,35 @@ def index_layout(layout: str, root: str | os.PathLike | None, **options) -> pd.D
     return df
 
 
+def source_groups(df: pd.DataFrame) -> pd.Series:
+    """Every row's source group (``str``, aligned with ``df``): the bootstrap's unit, clips that share it move together.
+
+    The row's own ``source_group`` where set (the layouts set it: see the module docstring); else
+    the fallback: a row whose ``original_id`` is a row of ``df`` takes that row's group (so an old
+    FF++ index groups fake ``000_003`` with real ``000``), another ``original_id`` is the group
+    itself; else the person, ``<dataset>:<target_id>``; else the row's own ``video_id``. Works on
+    any table with ``video_id`` (the other columns may be missing).
+    """
+    import pandas as pd
+
+    def text(column: str) -> list[str]:
+        if column not in df.columns:
+            return [""] * len(df)
+        return ["" if v is None or (isinstance(v, float) and v != v) or str(v) == "<NA>" else str(v)
+                for v in df[column]]
+
+    own, original, target, dataset, video = (text(c) for c in ("source_group", "original_id", "target_id", "dataset",
+                                                                 "video_id"))
+    alone = [g or (f"{d}:{t}" if t else v) for g, t, d, v in zip(own, target, dataset, video)]  # without originals
+    of_video = dict(zip(video, alone))
+    groups = [g or (of_video.get(o, o) if o else a) for g, o, a in zip(own, original, alone)]
+    return pd.Series(groups, index=df.index, dtype=object, name="source_group")
+
+
 # -- summaries ------------------------------------------------------------------------------------
 
 def counts(df: pd.DataFrame) -> dict:
-    """Videos by label, by method (real/fake) and by split (real/fake), as plain dicts."""
+    """Videos by label, by method (real/fake) and by split (real/fake), and source groups by split, as plain dicts."""
     def by(column: str) -> dict:
         out: dict[str, dict[str, int]] = {}
         for (key, label), n in df.groupby([column, "label"], sort=True).size().items():
@@ -249,20 +305,23 @@ def counts(df: pd.DataFrame) -> dict:
         return out
 
     return {"videos": len(df), "real": int((df["label"] == 0).sum()), "fake": int((df["label"] == 1).sum()),
-            "datasets": sorted(df["dataset"].unique().tolist()), "method": by("method"), "split": by("split")}
+            "datasets": sorted(df["dataset"].unique().tolist()), "method": by("method"), "split": by("split"),
+            "source_groups": {k: int(n) for k, n in source_groups(df).groupby(df["split"]).nunique().items()}}
 
 
 def format_counts(summary: dict) -> str:
-    """``counts`` as a small text table (empty method/split shown as ``-``)."""
+    """``counts`` as a small text table (empty method/split shown as ``-``; each split with its source groups)."""
     lines = [f"videos {summary['videos']}  real {summary['real']}  fake {summary['fake']}  "
              f"({', '.join(summary['datasets'])})"]
     for column in ("method", "split"):
         table = summary[column]
         width = max([len(column), *(len(k or "-") for k in table)])
-        lines.append(f"{column.ljust(width)}  {'real':>6}  {'fake':>6}")
+        groups = summary.get("source_groups", {}) if column == "split" else {}
+        lines.append(f"{column.ljust(width)}  {'real':>6}  {'fake':>6}" + (f"  {'groups':>6}" if groups else ""))
         keys = sorted(table, key=lambda k: (SPLITS.index(k) if column == "split" and k in SPLITS else 0, k))
         for key in keys:
-            lines.append(f"{(key or '-').ljust(width)}  {table[key]['real']:>6}  {table[key]['fake']:>6}")
+            lines.append(f"{(key or '-').ljust(width)}  {table[key]['real']:>6}  {table[key]['fake']:>6}"
+                         + (f"  {groups.get(key, 0):>6}" if groups else ""))
     return "\n".join(lines)
 
 

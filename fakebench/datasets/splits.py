@@ -2,7 +2,7 @@
 
 ``identity_split``: no identity of a val/test fake (source or target) appears in train. Rows are
 linked through the identities they show (a fake links its target and source; a row with no
-known identity stands for itself, grouped with its ``original_id``); linked groups go to one
+known identity stands for its ``source_group``: with its original, or alone); linked groups go to one
 split each, greedily balanced towards the fractions, in an order drawn from ``seed``. When the
 links tie everything into too few groups (a generated set where everyone was swapped with
 everyone), identities are assigned one by one instead and a fake whose two identities fall in
@@ -10,8 +10,10 @@ different splits is left out (split ``""``), counted in the log and in the index
 
 ``segment_split``: each video is cut in time, first part train, then val, last part test, with
 ``gap`` of the frames left out between parts so neighbouring frames never straddle the cut. The
-rows become frame ranges (``start_frame``/``stop_frame``) with ids like ``A:0-2400``. Use it when
-only one pair of people exists. Deterministic by construction (the seed is recorded, unused).
+rows become frame ranges (``start_frame``/``stop_frame``) with ids like ``A:0-2400``; each keeps
+its row's ``source_group`` (the segments of one file are not independent: the bootstrap resamples
+them together). Use it when only one pair of people exists. Deterministic by construction (the
+seed is recorded, unused).
 
 Both return a new index and append what they did to ``df.attrs["splits"]`` (saved in the file).
 """
@@ -69,7 +71,7 @@ class _Groups:
 
 def _keys(row) -> list[str]:
     ids = [f"id:{x}" for x in (row.target_id, row.source_id) if x]
-    return ids or [f"video:{row.original_id or row.video_id}"]
+    return ids or [f"video:{getattr(row, 'source_group', '') or row.original_id or row.video_id}"]
 
 
 def _assign(weights: dict[str, int], fractions: tuple[float, float, float], rng: np.random.Generator) -> dict[str, str]:
@@ -161,6 +163,7 @@ def segment_split(df: pd.DataFrame, fractions: Sequence[float] | str = (0.7, 0.1
     """
     import pandas as pd
 
+    from fakebench.datasets.index import source_groups, validate_index
     from fakebench.media import probe_video
 
     fractions = parse_fractions(fractions)
@@ -170,7 +173,8 @@ def segment_split(df: pd.DataFrame, fractions: Sequence[float] | str = (0.7, 0.1
     parts = [(s, f) for s, f in zip(NAMES, fractions) if f > 0]
     new_rows: list[dict] = []
     new_id: dict[tuple[str, str], str] = {}
-    for row in df.to_dict("records"):
+    whole = df.assign(source_group=source_groups(df))  # decided on whole rows: every segment keeps its row's group
+    for row in whole.to_dict("records"):
         if pd.isna(row["start_frame"]):
             n = frame_counts.get(row["path"])
             if n is None:
@@ -196,9 +200,7 @@ def segment_split(df: pd.DataFrame, fractions: Sequence[float] | str = (0.7, 0.1
     for row in new_rows:  # a fake's original now means the part of the original in the same split
         if row["original_id"]:
             row["original_id"] = new_id.get((row["original_id"], row["split"]), row["original_id"])
-    from fakebench.datasets.index import validate_index
-
-    out = validate_index(pd.DataFrame(new_rows, columns=df.columns), "the segment split")
+    out = validate_index(pd.DataFrame(new_rows, columns=whole.columns), "the segment split")
     _record(out, df, {"by": "segment", "fractions": list(fractions), "gap": gap, "seed": seed})
     return out
 

@@ -97,7 +97,11 @@ class Detector(ABC):
     ``frame_level`` says whether ``score_frames`` gives a per-frame probability (a blink-rate
     detector judges whole clips only). ``needs_video`` refuses still images. ``trains_on`` says what
     ``fit`` needs: ``None`` (nothing to train), ``"real"`` (real faces only; fakes, when given, are
-    only watched) or ``"real+fake"``.
+    only watched) or ``"real+fake"``. ``code_version``, when a class sets it, stands for the source of
+    the module that defines the class in the bench cache's code fingerprint (``fakebench.fingerprint``):
+    cached scores then survive edits of that file and are scored again when the string changes.
+    ``thresholds``: calibrated operating points when its weights carry them (``{"fpr1", "fpr5",
+    "n_real", "groups", "from"}``, see ``detect.training.calibrate``), else None.
     """
 
     name: ClassVar[str] = ""
@@ -106,6 +110,7 @@ class Detector(ABC):
     trains_on: ClassVar[str | None] = None
     needs_weights: ClassVar[bool] = False  # True: without trained weights its scores mean nothing (a CNN)
     config_class: ClassVar[type | None] = None
+    code_version: ClassVar[str | None] = None  # None: the bench cache hashes the module's source instead
     request: FaceRequest = FaceRequest()
 
     def __init__(self, *, config=None, device: str = "auto", seed: int = 0):
@@ -113,6 +118,7 @@ class Detector(ABC):
         self.config = config if config is not None else (config_class() if config_class is not None else None)
         self.device = device
         self.seed = seed
+        self.thresholds: dict | None = None
 
     @property
     def aggregation(self) -> str:

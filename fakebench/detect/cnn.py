@@ -1,5 +1,6 @@
 """What the CNN detectors share: a timm backbone with one "fake" logit, its input transform,
-batched scoring of face crops, and checkpoints that re-check the architecture on load.
+batched scoring of face crops, and checkpoints that re-check the architecture on load (and carry
+the calibrated thresholds of ``detect.training``, read back as ``detector.thresholds``).
 
 Crops in: ``uint8 (N,H,W,3) RGB`` aligned faces (``FaceTrack.crops``). Crops of another size than
 ``config.input_size`` are resized (bilinear; one warning per detector), so a 256 px face cache can
@@ -228,7 +229,9 @@ class CNNDetector(FrameNetwork, Detector):
     def score_frames(self, faces: FaceTrack | np.ndarray) -> np.ndarray:
         import torch
 
-        return self.probabilities(faces, lambda logits: torch.sigmoid(logits.squeeze(1)))
+        # float64: a float32 sigmoid rounds every logit above ~17 to 1.0, and ties there leave no threshold between
+        # the reals and the fakes that score that high (calibrated operating points, detect.training.calibrate)
+        return self.probabilities(faces, lambda logits: torch.sigmoid(logits.squeeze(1).double()))
 
     # -- training -----------------------------------------------------------------------------
     def fit(self, real, fake=None, *, out, config=None, progress: bool = True) -> dict:
@@ -274,7 +277,7 @@ class CNNDetector(FrameNetwork, Detector):
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"format_version": FORMAT_VERSION, "detector": self.name, "config": to_dict(self.config),
                    "state_dict": {k: {n: t.detach().cpu() for n, t in v.items()} for k, v in self.state().items()},
-                   "trained_on": self.trained_on, **(extra or {})}
+                   "trained_on": self.trained_on, "thresholds": self.thresholds, **(extra or {})}
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
         return path
@@ -286,7 +289,19 @@ class CNNDetector(FrameNetwork, Detector):
         detector = cls(config=config, device=device, init="random")
         detector.load_state(payload["state_dict"], where=str(path))
         detector.trained_on = payload.get("trained_on") or {}
+        detector.thresholds = _thresholds(payload.get("thresholds"), path)  # None in checkpoints older than them
         return detector
+
+
+def _thresholds(found, path: Path) -> dict | None:
+    """A checkpoint's calibrated thresholds (``detect.training.calibrate``), checked."""
+    if found is None:
+        return None
+    if not (isinstance(found, dict) and all(isinstance(found.get(k), float) and 0.0 <= found[k] <= 1.0
+                                            for k in ("fpr1", "fpr5"))):
+        raise CheckpointError(f"{path}: expected thresholds {{'fpr1': t, 'fpr5': t, ...}} with t in [0, 1], found "
+                              f"{found!r:.120}: the file was edited or written by another program; train again")
+    return dict(found)
 
 
 def read_checkpoint(path: str | os.PathLike, detector: str) -> tuple[dict, Path]:

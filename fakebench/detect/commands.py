@@ -175,18 +175,29 @@ def cmd_score(args: argparse.Namespace) -> int:
         if result.frame_scores is not None:
             evidence["frame_scores"] = rounded(result.frame_scores)
         row = {"path": str(path), "detector": detector.name, "score": round(result.score, 4),
-               "frames_used": result.frames_used, "evidence": evidence, **({"plot": plot} if plot else {})}
+               "frames_used": result.frames_used, "evidence": evidence, **({"plot": plot} if plot else {}),
+               **_verdicts(result.score, getattr(detector, "thresholds", None))}
         results.append(row)
         if args.json:
             print(json.dumps(row))
         else:
-            print(f"{path}\t{row['score']:.3f}\t{row['frames_used']} frames\t{_headline(result.evidence)}")
+            verdict = (f"\t{row['verdict']} at 0.5, {row['verdict_fpr5']} at {row['threshold_fpr5']:.3f} (5 % FPR on "
+                       "held-out reals)" if "verdict_fpr5" in row else "")
+            print(f"{path}\t{row['score']:.3f}{verdict}\t{row['frames_used']} frames\t{_headline(result.evidence)}")
     if args.out is not None and results:
         from fakebench.files import atomic_path
 
         with atomic_path(args.out) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in results))
     return exit_status(failed, len(args.inputs))
+
+
+def _verdicts(score: float, thresholds: dict | None) -> dict:
+    """For a calibrated detector: fake or real at 0.5 and at its 5 % FPR threshold (above = fake)."""
+    if not thresholds:
+        return {}
+    return {"verdict": "fake" if score > 0.5 else "real", "verdict_fpr5": "fake" if score > thresholds["fpr5"] else "real",
+            "threshold_fpr5": round(thresholds["fpr5"], 4)}
 
 
 def _headline(evidence: dict) -> str:

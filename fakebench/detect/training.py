@@ -6,11 +6,15 @@ takes whole groups, never frames of a training video. With ``fake=None`` (the ar
 every real crop is paired with a fresh self-blend of itself each epoch, so batches are balanced
 and the detector never sees a deepfake.
 
-Per epoch: AdamW with a cosine schedule, augmentations that match the robustness sweep (JPEG,
-blur, noise, down-up resize, colour), a tqdm bar with loss and images/s, validation AUC, and two
+Per epoch: AdamW with a cosine schedule, augmentations for other cameras and the robustness sweep
+(flip, alignment jitter, colour, exposure, white balance, gray, low-resolution down-up resize,
+blur, noise, JPEG; ``augment`` and ``jitter``), a tqdm bar with loss and images/s, validation AUC, and two
 atomic checkpoints in ``out``: ``last.pt`` (model, optimizer, epoch, step, to resume) and ``best.pt``
 (the detector at its best validation AUC, what ``--weights`` loads). A killed run resumes from
-``last.pt`` at the step it reached. Channels-last everywhere (1.5x per step on a 2-core CPU); on CUDA bf16 autocast too.
+``last.pt`` at the step it reached. ``best.pt`` also holds the detector's calibrated operating
+points (``thresholds``, see ``calibrate``): the frame-score thresholds at 1 % and 5 % false
+positives on the held-out validation reals, which it never trained on. Channels-last everywhere
+(1.5x per step on a 2-core CPU); on CUDA bf16 autocast too.
 """
 
 from __future__ import annotations
@@ -108,9 +112,17 @@ class FaceSet:
         return self.subset(~val), self.subset(val)
 
 
-# -- augmentation (the robustness sweep's perturbations, mild) ---------------------------------------
+# -- augmentation (camera and resolution differences, and the robustness sweep's perturbations) --------
 def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random JPEG, blur, noise, down-up resize and colour jitter, each with probability 0.3."""
+    """``uint8 (S,S,3) RGB`` -> the same, as another camera might have taken it; all draws from ``rng``.
+
+    In this order, each on its own coin: colour jitter (saturation, contrast, brightness; 0.3),
+    exposure (gamma 0.6-1.6, gain 0.55-1.25, contrast 0.6-1.2: dim rooms, low-contrast sensors; 0.3),
+    white balance (per-channel gains 0.85-1.15; 0.3), gray (colour crops only; 0.15, so gray stills
+    such as ORL's are not a shortcut), down-up resize (0.4: half the time to 20-50 % of the crop, a face
+    filmed at low resolution, else to 50-90 %), Gaussian blur (0.3), noise (0.3), JPEG quality 30-95
+    (0.3). The same calls apply to reals and fakes, so none of it tells the classes apart.
+    """
     out = image
     if rng.random() < 0.3:
         hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV).astype(np.float32)
@@ -118,9 +130,22 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         hsv[..., 2] = (hsv[..., 2] - 128) * rng.uniform(0.8, 1.2) + 128 + rng.uniform(-20, 20)
         out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
     if rng.random() < 0.3:
+        gamma, gain, contrast = rng.uniform(0.6, 1.6), rng.uniform(0.55, 1.25), rng.uniform(0.6, 1.2)
+        level = (np.arange(256, dtype=np.float32) / 255) ** gamma * 255 * gain
+        out = cv2.LUT(out, np.clip(level, 0, 255).astype(np.uint8))
+        mean = float(out.mean())
+        out = np.clip((out - mean) * contrast + mean, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        gains = rng.uniform(0.85, 1.15, 3).astype(np.float32)
+        out = np.clip(out * (gains / gains.mean()), 0, 255).astype(np.uint8)
+    if rng.random() < 0.15 and _is_colour(out):
+        out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    if rng.random() < 0.4:
         size = out.shape[0]
-        small = max(8, int(size * rng.uniform(0.4, 0.9)))
-        out = cv2.resize(cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA), (size, size))
+        low = rng.random() < 0.5
+        small = max(8, int(size * (rng.uniform(0.2, 0.5) if low else rng.uniform(0.5, 0.9))))
+        up = cv2.INTER_CUBIC if rng.random() < 0.5 else cv2.INTER_LINEAR
+        out = cv2.resize(cv2.resize(out, (small, small), interpolation=cv2.INTER_AREA), (size, size), interpolation=up)
     if rng.random() < 0.3:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 1.5))
     if rng.random() < 0.3:
@@ -129,6 +154,23 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 96))])
         out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     return out
+
+
+def jitter(image: np.ndarray, boundary: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Another face aligner's crop: with probability 0.3 the crop ``uint8 (S,S,3)`` and its blending boundary
+    ``float32 (S,S)`` rotated by up to 12 degrees, scaled by 0.9-1.12 and shifted by up to 5 %, together."""
+    if rng.random() >= 0.3:
+        return image, boundary
+    size = image.shape[0]
+    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-12, 12), rng.uniform(0.9, 1.12))
+    matrix[:, 2] += rng.uniform(-0.05, 0.05, 2) * size
+    return (cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101),
+            cv2.warpAffine(boundary, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT))
+
+
+def _is_colour(image: np.ndarray) -> bool:
+    """Whether an RGB crop has colour (a gray still stored as RGB has three equal channels)."""
+    return bool((image != image[..., :1]).any())
 
 
 class _Samples:
@@ -154,6 +196,7 @@ class _Samples:
             image = image[:, ::-1].copy()
             boundary = boundary[:, ::-1].copy()
         if augmented:
+            image, boundary = jitter(image, boundary, rng)
             image = augment(image, rng)
         return image, label, boundary
 
@@ -239,26 +282,70 @@ def fit_detector(detector: CNNDetector, *, real: FaceSet, fake: FaceSet | None, 
             log.info("time limit of %g min reached at epoch %d step %d/%d: checkpointed, run again to continue",
                      config.minutes, epoch + 1, step, steps)
             break
-        auc = validation_auc(detector, val)
+        scores = detector.score_frames(val.crops)  # val_real's crops come first (see the concat above)
+        auc = _auc(val.labels, scores)
+        detector.thresholds = calibrate(scores[:len(val_real)], val_real.groups)
         history.append({"epoch": epoch + 1, "train_loss": round(float(np.mean(losses)) if losses else float("nan"), 5),
                         "val_auc": round(auc, 5), "images_per_s": round(rate, 2) if losses else None,
-                        "seconds": round(time.monotonic() - tic, 1)})
+                        "seconds": round(time.monotonic() - tic, 1),
+                        **{f"threshold_{k}": (detector.thresholds or {}).get(k) for k in ("fpr1", "fpr5")}})
         if watch_fake is not None:
-            history[-1]["fake_auc"] = round(validation_auc(detector, FaceSet.concat([val_real, watch_fake])), 5)
-        log.info("epoch %d/%d: loss %.4f, validation AUC %.4f, %.1f images/s", epoch + 1, config.epochs,
-                 history[-1]["train_loss"], auc, rate if losses else 0.0)
+            watched = np.concatenate([scores[:len(val_real)], detector.score_frames(watch_fake.crops)])
+            history[-1]["fake_auc"] = round(_auc(np.r_[np.zeros(len(val_real)), np.ones(len(watch_fake))], watched), 5)
+        log.info("epoch %d/%d: loss %.4f, validation AUC %.4f, %.1f images/s, thresholds at 1/5 %% FPR on %d held-out "
+                 "reals %s/%s", epoch + 1, config.epochs, history[-1]["train_loss"], auc, rate if losses else 0.0,
+                 len(val_real), history[-1]["threshold_fpr1"], history[-1]["threshold_fpr5"])
         if auc > best:
             best = auc
-            detector.save(out / "best.pt", extra={"val_auc": auc, "epoch": epoch + 1})
+            detector.save(out / "best.pt", extra={"val_auc": auc, "epoch": epoch + 1, "thresholds": detector.thresholds})
         epoch, step = epoch + 1, 0
         _checkpoint(last, detector, optimizer, schedule, epoch, step, best, history, settings)
     _write_history(out / "history.csv", history)
+    if not (out / "best.pt").exists():  # no epoch finished (time limit) or none had a validation AUC
+        thresholds = calibrate(detector.score_frames(val_real.crops), val_real.groups) if len(val_real) else None
+        detector.save(out / "best.pt", extra={"val_auc": None, "epoch": epoch, "thresholds": thresholds})
     summary = {"out": str(out), "epochs_done": epoch, "epochs": config.epochs, "best_val_auc": round(best, 5),
-               "history": history, "finished": epoch >= config.epochs, **settings}
+               "thresholds": _saved_thresholds(out / "best.pt"), "history": history, "finished": epoch >= config.epochs,
+               **settings}
     write_json(out / "summary.json", summary)
-    if not (out / "best.pt").exists():
-        detector.save(out / "best.pt", extra={"val_auc": None, "epoch": epoch})
     return summary
+
+
+# -- calibrated operating points ---------------------------------------------------------------------
+FPR_TARGETS = {"fpr1": 0.01, "fpr5": 0.05}
+
+
+def calibrate(real_scores: np.ndarray, groups: np.ndarray) -> dict | None:
+    """The frame-score thresholds at 1 % and 5 % false positives on held-out reals.
+
+    ``real_scores`` ``float (n,)``: the detector's scores of real crops it never trained on (the
+    validation reals of ``fit_detector``), NaN ignored; ``groups`` their sources. For a target
+    rate a, the threshold is the smallest t with ``mean(real_scores > t) <= a`` (a score above t
+    is called fake): the empirical (1 - a) quantile by the inverted-CDF rule (numpy's
+    ``method="inverted_cdf"``), i.e. the ceil((1 - a) n)-th smallest real score, one of the scores
+    itself. With fewer than 100 reals the 1 % threshold is the highest real score (fewer than 20:
+    the 5 % one too). Returns ``{"fpr1", "fpr5", "n_real", "groups", "from"}`` (``groups``: the
+    sorted source names), or None without any scored real.
+    """
+    scores = np.asarray(real_scores, np.float64).reshape(-1)
+    finite = np.isfinite(scores)
+    scores, groups = np.sort(scores[finite]), np.asarray(groups, object).reshape(-1)[finite]
+    n = len(scores)
+    if n == 0:
+        return None
+    names = sorted({str(g) for g in groups})
+    out = {}
+    for name, rate in FPR_TARGETS.items():
+        allowed = int(np.floor(rate * n + 1e-9))  # reals that may score above the threshold
+        out[name] = float(scores[n - 1 - allowed])
+    return {**out, "n_real": n, "groups": names,
+            "from": f"held-out validation reals of training ({len(names)} group{'s' if len(names) != 1 else ''})"}
+
+
+def _saved_thresholds(path: Path) -> dict | None:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True).get("thresholds")
 
 
 def _blended_validation(val_real: FaceSet, config: TrainConfig) -> FaceSet:
@@ -271,12 +358,15 @@ def _blended_validation(val_real: FaceSet, config: TrainConfig) -> FaceSet:
 
 
 def validation_auc(detector: CNNDetector, val: FaceSet) -> float:
-    from sklearn.metrics import roc_auc_score
-
     if len(np.unique(val.labels)) < 2:
         return float("nan")
-    scores = detector.score_frames(val.crops)
-    return float(roc_auc_score(val.labels, scores))
+    return _auc(val.labels, detector.score_frames(val.crops))
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
 
 
 def _checkpoint(path: Path, detector, optimizer, schedule, epoch, step, best, history, settings) -> None:
@@ -312,7 +402,8 @@ def _write_history(path: Path, history: list[dict]) -> None:
     if not history:
         return
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        # every row's columns: a run resumed from an older fakebench has early rows without the threshold ones
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in history for k in row)))
         writer.writeheader()
         writer.writerows(history)
 

@@ -92,11 +92,14 @@ class FaceExtractor:
         frames = [(0, image)] if is_image(path) else iter_frames(path, wanted)
         if not self.use_cache:  # nothing read from or written to the cache, not even the content hash
             return self._run(frames, path, fps, width, height, n_video, len(wanted), progress)
+        from fakebench.fingerprint import face_pipeline_code
+
         cache = self.cache_dir or cache_root()
         geometry_key = stable_hash({"content": content_key(path, cache), "frames": wanted.tolist(),
                                     "detector": self.detector.settings(),
                                     **({"detect_every": self.detect_every} if self.detect_every > 1 else {}),
-                                    "landmarks": "dlib-68-v1" if self.with_landmarks else None})
+                                    "landmarks": "dlib-68-v1" if self.with_landmarks else None,
+                                    "code": face_pipeline_code()})  # a change of the face code re-extracts
         crops_key = stable_hash({"geometry": geometry_key, "size": self.size, "margin": self.margin,
                                  "align": self.align})
         folder = cache / "faces"

@@ -30,16 +30,29 @@ def simulated_predictions(seed: int = 0, shift: float = 2.0, n_videos: int = 200
     return predictions_frame(rows)
 
 
-def write_run(folder: Path, predictions: pd.DataFrame, n_boot: int = 300, seed: int = 0) -> Path:
-    """A run folder as `bench run` leaves it (predictions.parquet, metrics.json, metrics.csv)."""
+def write_run(folder: Path, predictions: pd.DataFrame, n_boot: int = 300, seed: int = 0, videos: pd.DataFrame | None = None,
+              thresholds: dict | None = None) -> Path:
+    """A run folder as `bench run` leaves it (predictions.parquet, metrics.json, metrics.csv).
+
+    ``videos`` (dataset, video_id, source_group, target_id...): written as videos.parquet, and its
+    source groups resampled; ``thresholds``: detector -> calibrated thresholds.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     assert tuple(predictions.columns) == COLUMNS
     predictions.to_parquet(folder / "predictions.parquet", index=False)
-    rows, comparisons = metrics.evaluate(predictions, aggregation="mean", n_boot=n_boot, seed=seed)
+    groups = None
+    if videos is not None:
+        videos.to_parquet(folder / "videos.parquet", index=False)
+        groups = dict(zip(zip(videos["dataset"], videos["video_id"]), videos["source_group"]))
+    rows, comparisons = metrics.evaluate(predictions, aggregation="mean", n_boot=n_boot, seed=seed, groups=groups,
+                                         thresholds=thresholds)
+    false_positives = [] if videos is None else metrics.false_positives(predictions, videos, thresholds,
+                                                                        aggregation="mean")
     datasets = {d: {"videos": int(g["video_id"].nunique()), "split": "test", "split_by": "identity"}
                 for d, g in predictions.groupby("dataset")}
     doc = {"schema_version": SCHEMA_VERSION, "aggregation": "mean", "bootstrap": n_boot, "ci": 0.95,
-           "perturb_on": "frames", "datasets": datasets, "metrics": rows, "comparisons": comparisons, "failures": []}
+           "perturb_on": "frames", "datasets": datasets, "metrics": rows, "comparisons": comparisons, "failures": [],
+           "resampled": "source group" if groups is not None else "video", "false_positives": false_positives}
     (folder / "metrics.json").write_text(json.dumps(_json_safe(doc)))
     pd.DataFrame(rows).to_csv(folder / "metrics.csv", index=False)
     return folder

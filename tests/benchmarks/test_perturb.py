@@ -87,7 +87,46 @@ def test_noise_has_the_documented_spread():
     for level, variance in zip((1, 2, 3, 4), (0.001, 0.002, 0.005, 0.01)):
         out = P.perturb_frame(img, "noise", level, P.frame_rng(0, "k", 0, "noise", level))
         diff = cv2.cvtColor(out.astype(np.float32) / 255, cv2.COLOR_RGB2YCrCb) - ycc
-        assert diff.std() == pytest.approx(np.sqrt(variance), rel=0.08)  # sd 8.1 .. 25.5 grey levels
+        # variance on studio swing: sd 9.4 .. 29.7 grey levels in Y, 9.2 .. 29.0 in Cr and Cb
+        expected = np.sqrt(variance) * np.array([255 / 219, 255 / 224, 255 / 224])
+        np.testing.assert_allclose(diff.reshape(-1, 3).std(0), expected, rtol=0.05)
+
+
+def _clipped_sd(mean: float, sd: float, lo: float = 0.0, hi: float = 255.0) -> float:
+    """The standard deviation of ``clip(N(mean, sd**2), lo, hi)``."""
+    from math import erf, exp, pi, sqrt
+
+    a, b = (lo - mean) / sd, (hi - mean) / sd
+    cdf_a, cdf_b = 0.5 * (1 + erf(a / sqrt(2))), 0.5 * (1 + erf(b / sqrt(2)))
+    pdf_a, pdf_b = exp(-a * a / 2) / sqrt(2 * pi), exp(-b * b / 2) / sqrt(2 * pi)
+    inside = cdf_b - cdf_a
+    m1 = lo * cdf_a + hi * (1 - cdf_b) + mean * inside + sd * (pdf_a - pdf_b)
+    m2 = (lo**2 * cdf_a + hi**2 * (1 - cdf_b) + mean**2 * inside + 2 * mean * sd * (pdf_a - pdf_b)
+          + sd**2 * (inside + a * pdf_a - b * pdf_b))
+    return sqrt(m2 - m1**2)
+
+
+def df10_noise_rgb_sd(variance: float, grey: float = 128.0) -> np.ndarray:
+    """DeeperForensics-1.0's GNC on a flat grey frame: the R, G, B residual sd in grey levels, from its formula.
+
+    DF-1.0 adds N(0, variance) to Y, Cb and Cr on a 0..1 scale of studio swing (Y 16..235, chroma 16..240 of 255),
+    converts back to full-range RGB (BT.601) and clips to 0..255.
+    """
+    sd = 255 * np.sqrt(variance)
+    sd_y, sd_c = sd * 255 / 219, sd * 255 / 224  # in full-range grey levels
+    rgb = [np.hypot(sd_y, 1.403 * sd_c),  # R = Y + 1.403 Cr
+           np.sqrt(sd_y**2 + (0.714**2 + 0.344**2) * sd_c**2),  # G = Y - 0.714 Cr - 0.344 Cb
+           np.hypot(sd_y, 1.773 * sd_c)]  # B = Y + 1.773 Cb
+    return np.array([np.hypot(_clipped_sd(grey, s), np.sqrt(1 / 12)) for s in rgb])  # + rounding to integers
+
+
+def test_noise_matches_deeperforensics_strength_in_rgb():
+    img = np.full((512, 512, 3), 128, np.uint8)
+    for level, variance in zip(P.LEVELS, (0.001, 0.002, 0.005, 0.01, 0.05)):
+        out = P.perturb_frame(img, "noise", level, P.frame_rng(0, "k", 0, "noise", level))
+        residual_sd = (out.astype(float) - img).reshape(-1, 3).std(0)
+        # level 1: about 15.9, 11.9, 18.8; level 5 (a quarter of the values clipped): about 87, 74, 93
+        np.testing.assert_allclose(residual_sd, df10_noise_rgb_sd(variance), atol=0.3, err_msg=f"level {level}")
 
 
 def test_blur_is_a_gaussian_of_the_documented_width():

@@ -48,11 +48,33 @@ def test_report_builds_from_a_run_folder(tmp_path):
     assert len(re.findall(r"src='data:image/png;base64,", page)) == 3  # ROC, robustness, masks: nothing linked
     assert "src='http" not in page and "href=" not in page
     assert re.search(r"<td>artifacts</td><td>sim</td><td>none</td><td>video \(mean\)</td><td>30</td><td>30</td>"
-                     r"<td>0\.\d{3} \[0\.\d{3}, [01]\.\d{3}\]</td>", page)
+                     r"<td>\d+</td><td>0\.\d{3} \[0\.\d{3}, [01]\.\d{3}\]</td>", page)
     assert "31.2" in page and "93%" in page  # throughput beside the accuracy
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| detector | dataset |" in md and "![ROC curves](report_files/figure1.png)" in md
     assert (tmp_path / "out" / "report_files" / "figure1.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_says_what_was_resampled_bounds_a_perfect_auc_and_lists_false_positives_per_source(tmp_path):
+    pred = simulated_predictions(seed=0, shift=6.0, n_videos=40)  # separates perfectly
+    ids = sorted(pred["video_id"].unique(), key=lambda v: int(v.split("v")[-1]))
+    videos = pd.DataFrame({"dataset": "sim", "video_id": ids,
+                           "source_group": [f"seg{int(v.split('v')[-1]) // 4}" for v in ids],  # 4 clips a segment
+                           "target_id": [f"person{int(v.split('v')[-1]) % 3}" for v in ids]})
+    folder = write_run(tmp_path / "run", pred, n_boot=200, videos=videos,
+                       thresholds={"blink": {"fpr1": 0.9, "fpr5": 0.6}})
+    row = next(r for r in json.loads((folder / "metrics.json").read_text())["metrics"] if r["unit"] == "video")
+    assert row["auc"] == 1.0 and (row["auc_lo"], row["auc_hi"]) == (1.0, 1.0)
+    assert row["n_groups"] == 10 and row["resampled"] == "source group"
+    assert 0.5 < row["auc_lb"] < 0.95  # 10 + 10 groups: no certainty
+    assert {"threshold_fpr5", "acc_fpr5", "tpr_fpr5", "fpr_fpr5"} <= set(row)
+    out = tmp_path / "report.html"
+    assert main(["bench", "report", str(folder), "--out", str(out), "-q"]) == 0
+    page = out.read_text()
+    assert "cluster bootstrap: whole source groups resampled" in page
+    assert f"<td>{row['auc_lb']:.3f}</td>" in page
+    assert "Operating points" in page and "5 % FPR on its held-out reals" in page
+    assert "False positives per real source" in page and "<td>person0</td>" in page
 
 
 def test_report_of_two_runs_names_them_and_refuses_unfinished_ones(tmp_path):

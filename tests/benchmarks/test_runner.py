@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from fakebench import fingerprint
 from fakebench.benchmarks import runner
 from fakebench.benchmarks.runner import COLUMNS, load_bench_config
 from fakebench.cli import main
@@ -87,7 +90,7 @@ def test_an_interrupted_run_resumes_to_the_tables_of_an_uninterrupted_one(tmp_pa
     monkeypatch.setattr(runner.Scorer, "score", interrupted)
     assert main(["bench", "run", "--config", str(config), "--out", str(tmp_path / "resumed"), "-q"]) == 130
     assert not (tmp_path / "resumed" / "predictions.parquet").exists()
-    assert len(list((tmp_path / "cache-b" / "bench").rglob("*.json"))) == 4
+    assert len([p for p in (tmp_path / "cache-b" / "bench").rglob("*.json") if p.name != "fingerprints.json"]) == 4
     monkeypatch.setattr(runner.Scorer, "score", original)
     computed = {"n": 0}
 
@@ -136,6 +139,95 @@ def test_a_detector_can_be_kept_out_of_the_perturbation_sweep(tmp_path):
     predictions, _ = read_tables(tmp_path / "run")
     kinds = predictions.groupby("detector")["perturbation"].unique()
     assert set(kinds["tiny"]) == {"none", "noise", "h264"} and set(kinds["clean-only"]) == {"none"}
+
+
+def bench(config: Path, out: Path, caplog, **kwargs) -> tuple[dict, str]:
+    """One run: (its work per detector, the INFO line of each detector's cache counts)."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fakebench.benchmarks"):
+        work = runner.run(load_bench_config(config), out, device="cpu", progress=False, **kwargs)["work"]
+    said = "\n".join(r.getMessage() for r in caplog.records if "from the cache" in r.getMessage())
+    return work, said
+
+
+def test_a_code_change_scores_again_and_the_run_says_which_part(tmp_path, monkeypatch, caplog):
+    synthetic_set(tmp_path / "data")
+    config = write_config(tmp_path, perturbations=[{"name": "noise", "levels": [1]}])  # 4 videos x 2 = 8 units
+    monkeypatch.setenv("FAKEBENCH_CACHE", str(tmp_path / "cache"))
+    work, said = bench(config, tmp_path / "a", caplog)
+    assert work["tiny"]["computed"] == 8 and work["tiny"]["why"] == {"new": 8}
+    assert "tiny: 8 units: 0 from the cache, 8 computed (8 new)" in said
+    work, said = bench(config, tmp_path / "b", caplog)
+    assert (work["tiny"]["cached"], work["tiny"]["computed"], work["tiny"]["why"]) == (8, 0, {})
+    assert "tiny: 8 units: 8 from the cache, 0 computed" in said
+
+    monkeypatch.setattr(fingerprint, "face_pipeline_code", lambda: "another face pipeline")
+    work, said = bench(config, tmp_path / "c", caplog)
+    assert work["tiny"]["why"] == {"code changed": 8} and work["tiny"]["code_changed"] == ["face pipeline"]
+    assert "tiny: 8 units: 0 from the cache, 8 computed (8 code changed: face pipeline)" in said
+    assert json.loads((tmp_path / "c" / "metrics.json").read_text())["work"]["tiny"]["why"] == {"code changed": 8}
+
+    monkeypatch.setattr(fingerprint, "perturb_code", lambda: "another perturb.py")  # the clean units do not use it
+    work, said = bench(config, tmp_path / "d", caplog)
+    assert "tiny: 8 units: 4 from the cache, 4 computed (4 code changed: perturbation code)" in said
+
+    monkeypatch.undo()  # the code of the first run again: its files are still there
+    monkeypatch.setenv("FAKEBENCH_CACHE", str(tmp_path / "cache"))
+    work, said = bench(config, tmp_path / "e", caplog)
+    assert work["tiny"]["cached"] == 8
+    work, said = bench(config, tmp_path / "f", caplog, fresh=True)
+    assert work["tiny"]["why"] == {"--fresh": 8} and "(8 --fresh)" in said
+
+
+PLUGIN = """import numpy as np
+from fakebench.detect import Detector, FaceRequest
+
+class {name}(Detector):
+    name = {label!r}
+    code_version = {version!r}
+    request = FaceRequest(size=32, count=4, landmarks=False)
+
+    def score_frames(self, faces):
+        return np.full(len(getattr(faces, "crops", faces)), 0.5)  # {edit}
+"""
+
+
+def write_plugin(folder: Path, name: str, version: str | None, edit: str, monkeypatch) -> None:
+    path = folder / f"{name.lower()}.py"
+    path.write_text(PLUGIN.format(name=name, label=name.lower(), version=version, edit=edit))
+    for module in [m for m in sys.modules if m.startswith(f"fakebench_plugin_{path.stem}_")]:
+        monkeypatch.delitem(sys.modules, module)  # the next run imports the edited file
+    fingerprint._source_sha256.cache_clear()  # and hashes it again (a new process would)
+    fingerprint.detector_code.cache_clear()
+
+
+def test_a_plugin_with_a_code_version_keeps_its_cache_when_its_file_changes(tmp_path, monkeypatch, caplog):
+    synthetic_set(tmp_path / "data")
+    monkeypatch.setenv("FAKEBENCH_CACHE", str(tmp_path / "cache"))
+    config = write_config(tmp_path, perturbations=[], detectors=[{"name": "versioned.py:Versioned"},
+                                                                 {"name": "plain.py:Plain"}])
+    write_plugin(tmp_path, "Versioned", "1", "first", monkeypatch)
+    write_plugin(tmp_path, "Plain", None, "first", monkeypatch)
+    work, _ = bench(config, tmp_path / "a", caplog)
+    assert work["versioned"]["why"] == work["plain"]["why"] == {"new": 4}
+
+    write_plugin(tmp_path, "Versioned", "1", "edited", monkeypatch)
+    write_plugin(tmp_path, "Plain", None, "edited", monkeypatch)
+    work, said = bench(config, tmp_path / "b", caplog)
+    assert work["versioned"]["cached"] == 4 and work["versioned"]["why"] == {}  # code_version unchanged: same scores
+    assert work["plain"]["why"] == {"code changed": 4} and work["plain"]["code_changed"] == ["detector code"]
+    assert "plain: 4 units: 0 from the cache, 4 computed (4 code changed: detector code)" in said
+
+    write_plugin(tmp_path, "Versioned", "2", "edited", monkeypatch)
+    work, _ = bench(config, tmp_path / "c", caplog)
+    assert work["versioned"]["why"] == {"code changed": 4} and work["plain"]["cached"] == 4
+
+    units = [p for p in (tmp_path / "cache" / "bench").rglob("*.json") if p.name != "fingerprints.json"]
+    latest = max(units, key=lambda p: p.stat().st_mtime_ns)
+    latest.unlink()  # scored under this very code, then lost
+    work, said = bench(config, tmp_path / "d", caplog)
+    assert {label: w["why"] for label, w in work.items()} == {"versioned": {"missing": 1}, "plain": {}}
+    assert "versioned: 4 units: 3 from the cache, 1 computed (1 missing)" in said
 
 
 @pytest.mark.media

@@ -27,6 +27,10 @@ def test_fakes_and_real_segments(tmp_path):
     assert fake["mask_path"].endswith("a_from_b_later.masks.npz")
     assert json.loads(fake["settings"])["blend"] == "alpha" and fake["frames_swapped"] == 7
     assert fake["checkpoint_sha256"] == "ab" * 32
+    # source group: the input segment; both fakes of a[0:8] and the real a[0:8] share it, b's segment is another
+    groups = df.groupby("source_group")["video_id"].count().to_dict()
+    assert groups == {real.loc["a", "video_id"]: 3, real.loc["b", "video_id"]: 2}
+    assert set(df.loc[df["target_id"] == "a", "source_group"]) == {real.loc["a", "video_id"]}
 
 
 def test_ids_come_from_content_not_paths(tmp_path):
@@ -42,7 +46,9 @@ def test_ids_come_from_content_not_paths(tmp_path):
 
 def test_fakes_only_and_missing_inputs(tmp_path, caplog):
     fakes, video_a, _ = build_generated(tmp_path)
-    assert set(index_layout("generated", fakes, include_real=False)["label"]) == {1}
+    fakes_only = index_layout("generated", fakes, include_real=False)
+    assert set(fakes_only["label"]) == {1}
+    assert fakes_only["source_group"].nunique() == 2  # the groups do not need the real rows
     video_a.unlink()
     with caplog.at_level(logging.WARNING, logger="fakebench.datasets"):
         df = index_layout("generated", fakes)

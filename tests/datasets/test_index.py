@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 import pandas as pd
@@ -17,9 +18,10 @@ from fakebench.datasets.index import (
     index_layout,
     load_index,
     save_index,
+    source_groups,
 )
 from fakebench.errors import DatasetLayoutError, FakebenchError
-from tests.datasets.conftest import build_folder, make_video
+from tests.datasets.conftest import build_ffpp, build_folder, make_video
 
 
 def records(tmp_path):
@@ -40,6 +42,32 @@ def test_save_load_round_trip_keeps_columns_dtypes_and_info(tmp_path):
     assert str(back["start_frame"].dtype) == "Int64" and pd.isna(back.loc[0, "start_frame"])
     assert list(back.columns[:len(REQUIRED)]) == list(REQUIRED)
     assert back.loc[1, "step"] == 10 and back.loc[0, "mask_path"] in ("", None)
+
+
+def test_source_group_fallback_for_rows_without_one(tmp_path):
+    df = build_index(records(tmp_path))
+    # the fake joins the group of its original (which is the person p); a row without identity is its own group
+    assert df["source_group"].tolist() == ["x:p", "x:p", "x/a:0-3"]
+    chosen = [VideoRecord(video_id="x/c", path="/c", label=0, dataset="x", target_id="p", source_group="take-1"),
+              VideoRecord(video_id="x/d", path="/d", label=1, dataset="x", target_id="p", original_id="x/c"),
+              VideoRecord(video_id="x/e", path="/e", label=1, dataset="x", target_id="q", original_id="y/gone")]
+    # a layout's own group is kept (and a fake follows its original's); an original not in the index is the group
+    assert build_index(chosen)["source_group"].tolist() == ["take-1", "take-1", "y/gone"]
+
+
+def test_old_index_without_source_group_loads_with_the_groups_a_rebuilt_one_has(tmp_path, caplog):
+    new = index_layout("ff++", build_ffpp(tmp_path / "ff"))
+    path = tmp_path / "old.parquet"
+    new.drop(columns=["source_group"]).to_parquet(path, index=False)  # written before the column existed
+    with caplog.at_level(logging.INFO, logger="fakebench.datasets"):
+        old = load_index(path)
+    assert old["source_group"].tolist() == new["source_group"].tolist()
+    assert old.set_index("video_id").loc["ff++/Deepfakes/c23/000_001", "source_group"] == "ff++:000"
+    assert caplog.text == ""
+    csv = tmp_path / "old.csv"
+    new.drop(columns=["source_group"]).to_csv(csv, index=False)
+    assert load_index(csv)["source_group"].tolist() == new["source_group"].tolist()
+    assert source_groups(new.drop(columns=["source_group"])).tolist() == new["source_group"].tolist()
 
 
 def test_csv_index_is_accepted(tmp_path):
@@ -80,9 +108,10 @@ def test_counts(tmp_path):
     assert summary["method"] == {"": {"real": 1, "fake": 0}, "m": {"real": 0, "fake": 1},
                                  "original": {"real": 1, "fake": 0}}
     assert summary["split"] == {"": {"real": 2, "fake": 0}, "test": {"real": 0, "fake": 1}}
+    assert summary["source_groups"] == {"": 2, "test": 1}  # x:p and the segment x/a:0-3; the test fake is x:p's
     text = format_counts(summary)
     assert text.splitlines()[0] == "videos 3  real 2  fake 1  (x)"
-    assert "test        0       1" in text
+    assert "split    real    fake  groups" in text and "test        0       1       1" in text
 
 
 def test_check_reports_missing_unreadable_duplicates_and_leaks(tmp_path):

@@ -56,6 +56,17 @@ def test_ffpp_counts_labels_identities_and_official_splits(ffpp_root):
     assert df.groupby("split").size().to_dict() == {"": 4, "test": 6, "train": 6}
 
 
+def test_ffpp_source_group_is_the_target_video(ffpp_root):
+    groups = index_layout("ff++", ffpp_root).set_index("video_id")["source_group"]
+    # the real 000 and every fake on 000's video (Deepfakes, FaceSwap) move together; 001 is another group
+    assert groups["ff++/original/c23/000"] == groups["ff++/Deepfakes/c23/000_001"] == \
+        groups["ff++/FaceSwap/c23/000_001"] == "ff++:000"
+    assert groups["ff++/original/c23/001"] == groups["ff++/Deepfakes/c23/001_000"] == "ff++:001"
+    # DeepFakeDetection: the actor, shared with the actor's original
+    assert groups["ff++/DeepFakeDetection/c23/01_02__exit_phone_room__YVGY8LOK"] == \
+        groups["ff++/actors/c23/01__exit_phone_room"] == "ff++:01"
+
+
 def test_ffpp_methods_and_compression_options(ffpp_root):
     df = index_layout("ff++", ffpp_root, methods=("deepfakes",), compression="c40")
     assert sorted(df["video_id"]) == ["ff++/Deepfakes/c40/000_001", "ff++/original/c40/000"]
@@ -105,6 +116,7 @@ def test_ffpp_odd_names_are_indexed_with_a_warning(tmp_path, ffpp_root, caplog):
         df = index_layout("ff++", root)
     odd = row(df, "ff++/Deepfakes/c23/000_001 (copy)")
     assert odd["target_id"] == "" and odd["label"] == 1
+    assert odd["source_group"] == "ff++/Deepfakes/c23/000_001 (copy)"  # no identity: its own group
     assert "do not follow FF++'s pattern" in caplog.text and "000_001 (copy).mp4" in caplog.text
 
 
@@ -123,6 +135,10 @@ def test_celebdf_test_list_direction_and_identities(tmp_path, caplog):
     fake = row(df, "celeb-df-v2/Celeb-synthesis/id0_id1_0000")
     assert (fake["target_id"], fake["source_id"], fake["original_id"]) == ("id0", "id1", "celeb-df-v2/Celeb-real/id0_0000")
     assert row(df, "celeb-df-v2/YouTube-real/00000")["target_id"] == ""
+    # source groups: the target celebrity; a YouTube-real video (no person known) is its own
+    assert fake["source_group"] == row(df, "celeb-df-v2/Celeb-real/id0_0000")["source_group"] == "celeb-df-v2:id0"
+    assert row(df, "celeb-df-v2/Celeb-synthesis/id1_id0_0000")["source_group"] == "celeb-df-v2:id1"
+    assert row(df, "celeb-df-v2/YouTube-real/00000")["source_group"] == "celeb-df-v2/YouTube-real/00000"
     assert set(df.loc[df["split"] != "test", "split"]) == {""}
     assert "listed videos that are not on disk" in caplog.text and "id9_id8_0000" in caplog.text
 
@@ -161,6 +177,13 @@ def test_dfdc_parts_and_test_labels(tmp_path, caplog):
     fake = row(df, "dfdc/dfdc_train_part_0/aaqaifqrwn")
     assert fake["original_id"] == "dfdc/dfdc_train_part_0/vpmyeepbep" and fake["original_id"] in set(df["video_id"])
     assert row(df, "dfdc/test/aalscayrfi")["label"] == 1  # labels.csv: 1 = fake
+    # a real and its fakes share a group (the real's id); another real is another group
+    real = "dfdc/dfdc_train_part_0/vpmyeepbep"
+    assert fake["source_group"] == row(df, "dfdc/dfdc_train_part_0/abarnvbtwb")["source_group"] == \
+        row(df, real)["source_group"] == real
+    assert row(df, "dfdc/dfdc_train_part_1/ccfoszqabv")["source_group"] == "dfdc/dfdc_train_part_1/ccfoszqabv"
+    assert row(df, "dfdc/test/aalscayrfi")["source_group"] == "dfdc/test/aalscayrfi"
+    assert df["source_group"].nunique() == 4
     assert "without an entry in metadata.json" in caplog.text and "unlisted.mp4" in caplog.text
 
 
@@ -195,11 +218,14 @@ def test_deeperforensics_fakes_targets_and_splits(tmp_path):
     assert (fake["target_id"], fake["source_id"], fake["split"]) == ("001", "W102", "val")
     real = row(df, fake["original_id"])
     assert (real["label"], real["target_id"], real["split"], real["compression"]) == (0, "001", "val", "c23")
+    assert fake["source_group"] == real["source_group"] == "ff++:001"  # the FF++ target video, named as ff++ does
     df = index_layout("deeperforensics", root, methods=("all",), real_root=str(tmp_path / "FaceForensics++"),
                       include_source_videos=True)
     assert df.groupby("method").size().to_dict() == {"end_to_end": 3, "end_to_end_level_1": 3, "original": 3, "source": 1}
     source = df[df["method"] == "source"].iloc[0]
     assert (source["label"], source["target_id"], source["split"]) == (0, "M101", "train")
+    assert source["source_group"] == "deeperforensics:M101"
+    assert df.loc[df["target_id"] == "000", "source_group"].tolist() == ["ff++:000"] * 3  # both variants + the real
 
 
 def test_deeperforensics_without_real_root_warns_and_bad_variant_errors(tmp_path, caplog):
@@ -225,6 +251,7 @@ def test_folder_layout(tmp_path, caplog):
         "uadfv/real/a": {"label": 0, "method": ""}, "uadfv/real/studio/b": {"label": 0, "method": "studio"},
         "uadfv/fake/faceswap/c": {"label": 1, "method": "faceswap"}, "uadfv/fake/d": {"label": 1, "method": ""}}
     assert "files that are not videos" in caplog.text and "fake/notes.txt" in caplog.text
+    assert (df["source_group"] == df["video_id"]).all()  # nothing links two files: each video is its own group
 
 
 def test_folder_with_split_folders_and_broken(tmp_path):
@@ -250,10 +277,13 @@ def test_samples_layout_indexes_the_fetched_videos_as_real():
     assert df["video_id"].tolist() == ["samples/A", "samples/B/cap12_edit", "samples/B/cap13_edit2", "samples/C",
                                        "samples/D", "samples/E", "samples/E-lq"]
     assert set(df["label"]) == {0} and df["target_id"].tolist() == ["A", "B", "B", "C", "D", "E", "E"]
+    assert df["source_group"].tolist() == ["samples:A", "samples:B", "samples:B", "samples:C", "samples:D",
+                                           "samples:E", "samples:E"]  # the person: B's two files, E and E-lq
     assert row(df, "samples/E-lq")["compression"] == "lq"
     sample("NOFACE")
     with_control = index_layout("samples", None, include_noface=True)
     assert row(with_control, "samples/NOFACE")["method"] == "control"
+    assert row(with_control, "samples/NOFACE")["source_group"] == "samples/NOFACE"
 
 
 def test_samples_layout_without_fetched_media(tmp_path):

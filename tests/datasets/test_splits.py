@@ -36,6 +36,15 @@ def test_no_identity_of_a_test_fake_is_seen_in_training(ffpp_root):
         assert df.loc[df["video_id"] == row.original_id, "split"].item() == row.split
     assert df.attrs["splits"][-1] == {"by": "identity", "fractions": [0.5, 0.0, 0.5], "seed": 3, "level": "group",
                                       "left_out": 0}
+    assert df.groupby("source_group")["split"].nunique().max() == 1  # a source group is never cut by the split
+
+
+def test_identity_split_keeps_a_source_group_without_identities_together():
+    rows = [VideoRecord(video_id=f"v{k}", path=f"/data/v{k}.mp4", label=k % 2, dataset="set", source_group=f"take{k // 4}")
+            for k in range(16)]
+    df = identity_split(build_index(rows), (0.5, 0, 0.5), seed=1)
+    assert df.groupby("source_group")["split"].nunique().max() == 1
+    assert set(df["split"]) == {"train", "test"}
 
 
 def test_everyone_swapped_with_everyone_falls_back_to_identities():
@@ -78,6 +87,7 @@ def test_segment_split_cuts_each_video_in_time_with_gaps(tmp_path):
     assert real.loc["test", "start_frame"] - real.loc["train", "stop_frame"] == 192  # the gap: 4 % of 4800
     fake = df[df["label"] == 1].set_index("split")
     assert fake.loc["test", "original_id"] == "A:3878-4800"  # the fake's test part points at the original's
+    assert set(df["source_group"]) == {"s:a"}  # every segment of the real and of its fake keeps the group
     assert df.attrs["splits"][-1] == {"by": "segment", "fractions": [0.8, 0.0, 0.2], "gap": 0.04, "seed": 0}
     again = segment_split(index, (0.8, 0, 0.2), gap=0.04, frame_counts={"/data/A.mp4": 4800, "/data/fA.mp4": 4800})
     pd.testing.assert_frame_equal(df, again)
@@ -96,6 +106,7 @@ def test_segment_split_inside_an_existing_range_and_reading_frame_counts(tmp_pat
     # 20 frames, gaps of 2: train [0, 8), val [10, 14), test [16, 20); the row [10, 20) is cut inside its range
     assert df["video_id"].tolist() == ["v:0-8", "v:10-14", "v:16-20", "v:10-20:10-14", "v:10-20:15-17", "v:10-20:18-20"]
     assert df["split"].tolist() == ["train", "val", "test"] * 2
+    assert df["source_group"].tolist() == ["v"] * 3 + ["v:10-20"] * 3  # segments of a row share the row's group
     with pytest.raises(FakebenchError, match=r"video v has 2 frames: too few"):
         segment_split(build_index([VideoRecord(video_id="v", path=str(video), label=0, dataset="s", start_frame=0,
                                                stop_frame=2)]), (0.5, 0.25, 0.25), gap=0.1)

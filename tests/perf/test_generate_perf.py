@@ -5,7 +5,9 @@ and both decoders under the configured precision, the L1 + SSIM + priority loss,
 The raw side reuses one ready batch and runs only ``forward_each`` + plain L1 + backward + Adam on the
 same model size: the ratio is what the data pipeline and the loss cost on top of the network. Rounds
 are interleaved; the ratio is the median of per-round ratios. Faces: frames 0-480 of A and of B's
-first clip, every 4th (the demo's face cache).
+first clip, every 4th (the demo's face cache). Checked: both sides train the same batch shape, our
+step draws fresh data, counts its steps, moves the weights, and reports finite per-identity losses
+that add up to the total.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def test_training_step_vs_raw_model_step(benchmark, trainer):
     cfg = trainer.config
     model, optimizer = trainer.model, trainer.optimizer
     x, y, _ = trainer._batch()
+    faces = cfg.batch * len(cfg.model.identities)
+    assert x.shape[0] == y.shape[0] == faces and x.shape[1:] == y.shape[1:]
 
     def raw():
         with trainer._autocast():
@@ -45,6 +49,7 @@ def test_training_step_vs_raw_model_step(benchmark, trainer):
         loss.backward()
         optimizer.step()
 
+    start = trainer.step_count
     trainer.train_step()
     raw()
     ratios, ours_t, raw_t = [], [], []
@@ -56,10 +61,17 @@ def test_training_step_vs_raw_model_step(benchmark, trainer):
         losses = trainer.train_step()
         ours_t.append(time.perf_counter() - t)
         ratios.append(raw_t[-1] / ours_t[-1])
+    weights = [q.detach().clone() for q in model.parameters()]
+    drawn = trainer.rng_state()
     benchmark.pedantic(trainer.train_step, rounds=1)
-    faces = cfg.batch * len(cfg.model.identities)
     benchmark.extra_info.update({"ratio_ours_over_raw_speed": round(statistics.median(ratios), 3),
                                  "ours_faces_per_s": round(faces / statistics.median(ours_t), 1),
                                  "raw_faces_per_s": round(faces / statistics.median(raw_t), 1),
                                  "precision": trainer.precision, "threads": torch.get_num_threads()})
-    assert torch.isfinite(torch.tensor(losses["loss"])) and all(r > 0 for r in ratios)
+    assert trainer.step_count == start + len(ratios) + 2  # warm-up, the timed rounds, the benchmark call
+    assert trainer.rng_state() != drawn  # the step drew a fresh batch (the cost the ratio measures)
+    assert any(not torch.equal(a, b) for a, b in zip(weights, model.parameters()))
+    assert set(losses) == {"loss", *(f"loss_{name}" for name in cfg.model.identities)}
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    parts = sum(v for k, v in losses.items() if k != "loss")
+    assert losses["loss"] == pytest.approx(parts, rel=1e-4)

@@ -11,6 +11,9 @@ The listed videos are the test split; the others are left unassigned (split ``""
 defines no train split. The list's labels are checked against the folders (1 must mean real),
 so a list rewritten the other way round is refused instead of silently flipping the labels.
 Videos inside a ``videos/`` subfolder (a common re-arrangement) are read too.
+
+Source group: the target celebrity, ``<dataset>:id0`` for ``Celeb-real/id0_0000`` and every fake
+on id0's videos (``id0_id1_0000``); a ``YouTube-real`` video (no person known) is its own group.
 """
 
 from __future__ import annotations
@@ -73,9 +76,11 @@ class CelebDF:
                         f"{'fake' if label else 'real'} folder; in Celeb-DF's list 1 = real and 0 = fake, so this "
                         "list is not Celeb-DF's or was rewritten with the other convention")
                 seen.add(rel)
-                records.append(VideoRecord(video_id=f"{dataset}/{folder}/{path.stem}", path=str(path), label=label,
-                                           dataset=dataset, method=folder, target_id=target, source_id=source,
-                                           original_id=original, split="test" if listed is not None else ""))
+                video_id = f"{dataset}/{folder}/{path.stem}"
+                records.append(VideoRecord(video_id=video_id, path=str(path), label=label, dataset=dataset,
+                                           method=folder, target_id=target, source_id=source, original_id=original,
+                                           source_group=f"{dataset}:{target}" if target else video_id,
+                                           split="test" if listed is not None else ""))
         warn_list(f"{root}: Celeb-DF names without a parseable identity (indexed without one)", odd)
         warn_list(f"{root / TEST_LIST}: listed videos that are not on disk (not indexed)",
                   sorted(set(test) - seen))

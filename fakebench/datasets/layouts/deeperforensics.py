@@ -19,6 +19,10 @@ The source videos are the actors' recordings used to build the fakes, which the 
 NOT the real part for detection; ``--include-source-videos`` adds them as real (method
 ``source``, target = actor). Splits: the official lists group fakes by source actor; a real
 target video takes the split of its fakes, a source video the split of its actor.
+
+Source group: the target, as FF++ has it (``ff++:000`` for fake ``000_M101`` and the real target
+``000``, which is FF++'s file: merged with an FF++ index, they stay one group); a source video:
+its actor (``deeperforensics:M101``); a name without identity is its own group.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 
 from fakebench.datasets.index import VideoRecord
 from fakebench.datasets.layouts.base import LAYOUTS, layout_error, log, pick_names, require_root, videos_in, warn_list
+from fakebench.datasets.layouts.ff import DATASET as FFPP
 from fakebench.errors import DatasetLayoutError
 
 DATASET = "deeperforensics"
@@ -76,7 +81,8 @@ class DeeperForensics:
                     split_of_target.setdefault(target, set()).add(split)
                 records.append(VideoRecord(video_id=f"{DATASET}/{variant}/{path.stem}", path=str(path), label=1,
                                            dataset=DATASET, method=variant, target_id=target, source_id=actor,
-                                           original_id=f"{DATASET}/target/{target}" if target else "", split=split))
+                                           original_id=f"{DATASET}/target/{target}" if target else "", split=split,
+                                           source_group=_target_group(target)))
         warn_list(f"{manipulated}: names that are not <target>_<actor>.mp4 (indexed without identity)", odd)
         records += self._targets(root, split_of_target)
         if self.include_source_videos:
@@ -105,9 +111,15 @@ class DeeperForensics:
             splits = split_of_target[target]
             records.append(VideoRecord(video_id=f"{DATASET}/target/{target}", path=str(path), label=0, dataset=DATASET,
                                        method="original", compression="c23", target_id=target,
+                                       source_group=_target_group(target),
                                        split=next(iter(splits)) if len(splits) == 1 else ""))
         warn_list(f"{folder}: target videos of indexed fakes that are missing (not indexed)", absent)
         return records
+
+
+def _target_group(target: str) -> str:
+    """FF++'s source group of target video ``target`` (the same string as the ff++ layout's); "" without one."""
+    return f"{FFPP}:{target}" if target else ""
 
 
 def _splits(folder: Path) -> dict[str, str]:
@@ -142,5 +154,6 @@ def _sources(folder: Path, split_of_actor: dict[str, set[str]]) -> list[VideoRec
         for path in videos_in(actor_dir, recursive=True):
             rel = path.relative_to(folder).with_suffix("").as_posix()
             records.append(VideoRecord(video_id=f"{DATASET}/source/{rel}", path=str(path), label=0, dataset=DATASET,
-                                       method="source", target_id=actor, split=split))
+                                       method="source", target_id=actor, split=split,
+                                       source_group=f"{DATASET}:{actor}"))
     return records

@@ -11,7 +11,9 @@ Full DFDC::
 Any folder (the root or up to two levels below) with a ``metadata.json`` is a part; its split is
 the entries' ``split`` (``train`` when absent). Any folder with a ``labels.csv`` is the test set.
 DFDC has no person ids: identities stay empty and a fake's ``original_id`` points at its real
-video (identity splits then keep a fake with its original).
+video (identity splits then keep a fake with its original). Source group: a fake's original (its
+``video_id``), a real its own, so a real video and its fakes share one; a test video, or a fake
+without an ``original``, is its own.
 
 DFDC-preview::
 
@@ -19,7 +21,8 @@ DFDC-preview::
                            "method_A/<...>/y.mp4": {"label": "fake", "set": "test"}, ...}
 
 method = the first folder (``original_videos`` -> ``original``, ``method_A``, ``method_B``); split
-= ``set``. Identities are taken from the entry's ``target_id``/``source_id`` keys when present.
+= ``set``. Identities are taken from the entry's ``target_id``/``source_id`` keys when present;
+the source group is then the person (``dfdc-preview:<target>``), else the video itself.
 """
 
 from __future__ import annotations
@@ -92,9 +95,11 @@ def _part(root: Path, part: Path) -> list[VideoRecord]:
         label = _label(entry["label"], meta_file, key)
         original = entry.get("original") if label else None
         split = _SPLITS.get(str(entry.get("split") or "train").lower(), "")
-        records.append(VideoRecord(video_id=f"dfdc/{name}/{Path(key).stem}", path=str(path), label=label,
-                                   dataset="dfdc", method="dfdc" if label else "original", split=split,
-                                   original_id=f"dfdc/{name}/{Path(original).stem}" if original else ""))
+        video_id = f"dfdc/{name}/{Path(key).stem}"
+        original_id = f"dfdc/{name}/{Path(original).stem}" if original else ""
+        records.append(VideoRecord(video_id=video_id, path=str(path), label=label, dataset="dfdc",
+                                   method="dfdc" if label else "original", split=split, original_id=original_id,
+                                   source_group=original_id or video_id))
     listed = {Path(k).name for k in meta}
     warn_list(f"{meta_file}: listed videos that are not on disk (not indexed)", sorted(listed - set(on_disk)))
     warn_list(f"{part}: videos without an entry in metadata.json (no label, not indexed)", sorted(set(on_disk) - listed))
@@ -120,8 +125,9 @@ def _test(root: Path, folder: Path) -> list[VideoRecord]:
             absent.append(key)
             continue
         label = _label(row["label"], labels_file, key)
-        records.append(VideoRecord(video_id=f"dfdc/{name}/{Path(key).stem}", path=str(path), label=label,
-                                   dataset="dfdc", method="dfdc" if label else "original", split="test"))
+        video_id = f"dfdc/{name}/{Path(key).stem}"
+        records.append(VideoRecord(video_id=video_id, path=str(path), label=label, dataset="dfdc",
+                                   method="dfdc" if label else "original", split="test", source_group=video_id))
     warn_list(f"{labels_file}: listed videos that are not on disk (not indexed)", absent)
     warn_list(f"{folder}: videos without a row in labels.csv (not indexed)",
               sorted(set(on_disk) - {Path(r["filename"].strip()).name for r in rows}))

@@ -13,6 +13,10 @@ Methods: Deepfakes, Face2Face, FaceSwap, NeuralTextures, FaceShifter, DeepFakeDe
 official split file lists [target, source] pairs; both ``a_b`` and ``b_a`` are fakes of that
 split and the originals ``a`` and ``b`` belong to it. DeepFakeDetection is outside the official
 splits (split ``""``). Its actor originals are indexed only when DeepFakeDetection is.
+
+Source group (``source_group``): the target, ``ff++:000`` for real ``000`` and every fake on its
+video (``000_003``); DeepFakeDetection's the actor (``ff++:01``). Shared YouTube sources are not
+looked for: the target id is the rule. A name without identity is its own group.
 """
 
 from __future__ import annotations
@@ -116,7 +120,7 @@ class FaceForensics:
             target = m.group(1) if m else ""
             out.append(VideoRecord(video_id=f"{DATASET}/{method}/{comp}/{path.stem}", path=str(path), label=0,
                                    dataset=DATASET, method=method, compression=comp, target_id=target,
-                                   split=split_of_id.get(target, "")))
+                                   split=split_of_id.get(target, ""), source_group=_group(target)))
         warn_list(f"{folder}: names that do not follow FF++'s pattern (indexed without identity)", odd)
         return out
 
@@ -136,10 +140,15 @@ class FaceForensics:
                 original = f"{DATASET}/original/{comp}/{target}"
             out.append(VideoRecord(video_id=f"{DATASET}/{method}/{comp}/{path.stem}", path=str(path), label=1,
                                    dataset=DATASET, method=method, compression=comp, target_id=target,
-                                   source_id=source, original_id=original,
+                                   source_id=source, original_id=original, source_group=_group(target),
                                    split="" if dfd else split_of_pair.get((target, source), "")))
         warn_list(f"{folder}: names that do not follow FF++'s pattern (indexed without identity)", odd)
         return out
+
+
+def _group(target: str) -> str:
+    """The source group of a video of ``target`` (``ff++:000``); "" (the video itself) without one."""
+    return f"{DATASET}:{target}" if target else ""
 
 
 def _found_comp(folder: Path) -> str:

@@ -25,7 +25,9 @@ Fakes: method ``fakebench-ae`` (autoencoder) or ``fakebench-<method>`` (``fakebe
 (label 0, method ``original``, target = the driving video's person), once per distinct
 (input content, segment), ``video_id`` ``real/<input sha256, 16 hex>:<start>-<stop>``: derived
 from content and segment, so moving the files keeps every id. An input that is missing or whose
-sha256 no longer matches is reported and left out.
+sha256 no longer matches is reported and left out. Source group: the real input segment a fake
+was converted from (``real/<input sha256, 16 hex>:<start>-<stop>``, its ``original_id``); the real
+segment's row has the same group (with or without ``include_real``).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class Generated:
             records.append(VideoRecord(video_id=f"{self.name}/{content_key(video)[:16]}", path=str(video),
                                        label=int(manifest["label"]), dataset=self.name, method=method_name(manifest),
                                        target_id=str(who["target"]), source_id=str(who["source"]),
-                                       original_id=real_id, extra=extra))
+                                       original_id=real_id, source_group=real_id, extra=extra))
             if not self.include_real or real_id in reals:
                 continue
             source = Path(inp["path"]).expanduser()
@@ -92,7 +94,7 @@ class Generated:
                 changed.append(str(source))
                 continue
             reals[real_id] = VideoRecord(video_id=real_id, path=str(source.resolve()), label=0, dataset=self.name,
-                                         method="original", target_id=str(who["target"]),
+                                         method="original", target_id=str(who["target"]), source_group=real_id,
                                          start_frame=int(inp["start_frame"]), stop_frame=int(inp["stop_frame"]))
         warn_list("manifests whose video is missing (not indexed)", no_video)
         warn_list("manifests whose masks file is missing (indexed with an empty mask_path)", no_mask)

@@ -5,7 +5,9 @@ compression: same person and clip, ``compression`` ``lq``). Each sample is its o
 the target identity is the sample id (E-lq's is E). Not included by default: NOFACE (a clip with
 no person: a face-swap detector has nothing to score; ``--include-noface`` adds it, method
 ``control``, to exercise the "no face" path) and ORL (stills, not videos). Only fetched samples
-are indexed; ``--root`` is the cache folder (default: fakebench's cache).
+are indexed; ``--root`` is the cache folder (default: fakebench's cache). Source group: the person,
+``samples:<sample id>`` (B's two files share ``samples:B``, E-lq is in ``samples:E``, and segments
+of a file keep it); NOFACE is its own group.
 """
 
 from __future__ import annotations
@@ -43,9 +45,11 @@ class SampleMedia:
             paths = samples.sample_paths(sample_id, root)
             for path in paths:
                 key = sample_id if len(paths) == 1 else f"{sample_id}/{path.stem}"
+                person = "" if sample_id == "NOFACE" else sample_id.removesuffix("-lq")
+                video_id = f"samples/{key}"
                 records.append(VideoRecord(
-                    video_id=f"samples/{key}", path=str(path.resolve()), label=0, dataset="samples",
+                    video_id=video_id, path=str(path.resolve()), label=0, dataset="samples",
                     method="control" if sample_id == "NOFACE" else "original",
                     compression="lq" if sample_id == "E-lq" else "",
-                    target_id="" if sample_id == "NOFACE" else sample_id.removesuffix("-lq")))
+                    target_id=person, source_group=f"samples:{person}" if person else video_id))
         return records
