@@ -24,10 +24,13 @@ simulated benchmarks covered with groups, 88 % with clips). The groups are strat
 hold (real only, fake only, both), each stratum drawn separately, so every replicate has both
 classes. Without ``clusters`` each video is its own group (reals and fakes drawn separately). The
 2.5 and 97.5 percentiles of the replicates give the 95 % interval. Vectorised: a replicate is a
-row of per-video counts, and each metric is computed for a block of replicates at once from
-cumulative sums of the count-weighted sorted scores. AUC alone on many frames per video takes a
-faster route: the matrix K of Mann-Whitney counts between every (fake video, real video) pair, so a
-replicate's AUC is ``c_fake @ K @ c_real`` (one matrix product for all replicates).
+row of per-video counts (B, V); the scores are sorted once and a video's frames within a run of
+equal scores merged into one counted item; accuracy is ``counts @`` each video's frames above 0.5,
+EER and TPR at FPR are found at the one run where the curve crosses (matrix products at checkpoints,
+then a short window), AP is one pass of running sums for all replicates, and AUC on many frames per
+video goes through the matrix K of Mann-Whitney counts between every (fake video, real video) pair,
+so a replicate's AUC is ``c_fake @ K @ c_real``. Equal to the plain cumulative-sum computation to
+1e-12 (tests/benchmarks/test_metrics.py keeps it as the reference).
 
 ``auc_lower_bound``: the lower end of the score interval of an AUC (Newcombe's method), which does
 not collapse to 1 at perfect separation as every bootstrap replicate does.
@@ -54,7 +57,6 @@ log = logging.getLogger("fakebench.benchmarks")
 METRICS = ("auc", "ap", "eer", "acc", "tpr_fpr1", "tpr_fpr5")
 FPR_TARGETS = {"tpr_fpr1": 0.01, "tpr_fpr5": 0.05}
 CALIBRATED = ("fpr1", "fpr5")  # a detector's thresholds at 1 % / 5 % FPR on its own held-out reals
-_BLOCK = 4_000_000  # elements of a (replicates x scores) block: ~32 MB of float64
 
 
 class OneClassWarning(UserWarning):
@@ -305,7 +307,8 @@ def _replicate_metrics(scores: np.ndarray, labels: np.ndarray, video: np.ndarray
         # integer counts: float32 sums stay exact below 2^24 and move half the bytes
         most = counts.shape[1] * items.frames.max()  # a replicate's total weight is at most this
         counts_t = np.ascontiguousarray(counts.T, dtype=np.float32 if most < 2**24 else np.float64)  # (V, B)
-        prefix = _Prefix(items, counts, counts_t)
+        if "eer" in names or set(names) & set(FPR_TARGETS):
+            prefix = _Prefix(items, counts, counts_t)
         npos, nneg = n_pos[:, None], n_neg[:, None]
         if "eer" in names:
             # the first run where FPR >= FNR; EER on the segment from the run's start to its end, as in
@@ -571,7 +574,7 @@ class _Running:
         order = np.arange(size).reshape(groups, lane).T.ravel()  # the item at each row
         real = order < n
         self.item_of_row = pos = np.where(real, order, n - 1)  # padding rows: weight 0 at the last item
-        np.take(counts_t, ids[pos], axis=0, out=x)
+        np.take(counts_t, ids[pos], axis=0, out=x, mode="clip")  # valid indices; mode "raise" buffers out
         if mult is not None:
             x *= np.where(real, mult[pos], 0)[:, None]
         elif not real.all():
@@ -643,12 +646,12 @@ def _sweep(items: _Items, counts_t: np.ndarray, names: Sequence[str], n_pos: np.
                 else:
                     m = len(e)
                     tp_e, d_tp = tp_buf[:m], d_buf[:m]
-                    np.take(tp, run_f.rows(k_e), axis=0, out=tp_e)
+                    np.take(tp, run_f.rows(k_e), axis=0, out=tp_e, mode="clip")
                     np.subtract(tp_e[0], tp_last_ap, out=d_tp[0])
                     np.subtract(tp_e[1:], tp_e[:-1], out=d_tp[1:])
                     k_r = n_real_upto[e] - base_r
                 w_e, ratio = w_buf[:m], a64[:m]
-                np.take(fp, run_r.rows(k_r), axis=0, out=w_e)
+                np.take(fp, run_r.rows(k_r), axis=0, out=w_e, mode="clip")
                 w_e += tp_e
                 if not tp_e[0].all():  # row 0 is the chunk's first item: the smallest tp
                     np.maximum(w_e, 1, out=w_e)  # nothing drawn yet: the term 0 x 0 / 0 counts 0
@@ -662,15 +665,15 @@ def _sweep(items: _Items, counts_t: np.ndarray, names: Sequence[str], n_pos: np.
             m = len(e)
             if m:
                 fp_e, d_fp, tp_s, both, other = tp_buf[:m], d_buf[:m], w_buf[:m], a64[:m], b64[:m]
-                np.take(fp, run_r.rows(n_real_upto[e] - base_r), axis=0, out=fp_e)
+                np.take(fp, run_r.rows(n_real_upto[e] - base_r), axis=0, out=fp_e, mode="clip")
                 np.subtract(fp_e[0], fp_last_auc, out=d_fp[0])
                 np.subtract(fp_e[1:], fp_e[:-1], out=d_fp[1:])
                 fp_last_auc[:] = fp_e[-1]
-                np.take(tp, run_f.rows(n_fake_before[s] - base_f), axis=0, out=tp_s)
+                np.take(tp, run_f.rows(n_fake_before[s] - base_f), axis=0, out=tp_s, mode="clip")
                 if s[0] < i0:  # the run began in an earlier chunk
                     tp_s[0] = tp_open
                 np.copyto(other, tp_s)
-                np.take(tp, run_f.rows(n_fake_upto[e] - base_f), axis=0, out=tp_s)
+                np.take(tp, run_f.rows(n_fake_upto[e] - base_f), axis=0, out=tp_s, mode="clip")
                 np.copyto(both, tp_s)
                 both += other  # up to 2^25: float64
                 auc_sum += np.einsum("ij,ij->j", both, d_fp)

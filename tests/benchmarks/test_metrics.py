@@ -195,7 +195,7 @@ def test_evaluate_aggregates_explicitly_and_compares_detectors():
         for r1, r2 in zip(rows, again) for x, y in zip(r1.values(), r2.values()))
 
 
-# -- the replicate metrics against HEAD's implementation (3f0b700), kept verbatim below --------------------------
+# -- the replicate metrics against the plain code of 3f0b700, kept verbatim below ---------------------------------
 # The sweep/crossing/kernel code must give every replicate the value the plain cumulative-sum code gave, to
 # 1e-12, on the same counts. The reference is the code as it was before that rewrite, copied unchanged.
 
@@ -335,7 +335,7 @@ def _auc_by_kernel(scores: np.ndarray, labels: np.ndarray, video: np.ndarray, co
 
 
 def _reference(scores, labels, video, counts, names, route=None):
-    """HEAD's replicate metrics; ``route`` "curve" / "kernel" forces its AUC route."""
+    """3f0b700's replicate metrics; ``route`` "curve" / "kernel" forces its AUC route."""
     global _kernel_is_cheaper
     chosen = _kernel_is_cheaper
 
@@ -391,7 +391,7 @@ REPLICATE_KINDS = ("ties", "many_frames", "one_frame", "half", "tiny", "two_per_
 
 @pytest.mark.parametrize("kind", REPLICATE_KINDS)
 @pytest.mark.parametrize("seed", range(2))
-def test_replicate_metrics_equal_heads_on_the_same_draws(kind, seed, monkeypatch):
+def test_replicate_metrics_equal_the_plain_code_on_the_same_draws(kind, seed, monkeypatch):
     scores, labels, video, v_label = _replicate_case(kind, seed)
     counts = _draw_counts(v_label, 60, np.random.default_rng(100 + seed))
     expected = _reference(scores, labels, video, counts, M.METRICS)
@@ -415,7 +415,7 @@ def test_replicate_metrics_equal_heads_on_the_same_draws(kind, seed, monkeypatch
 
 
 @pytest.mark.parametrize("kind", ("ties", "chunks", "uneven", "one_frame"))
-def test_replicate_metrics_equal_heads_across_small_chunks_and_checkpoints(kind, monkeypatch):
+def test_replicate_metrics_equal_the_plain_code_across_small_chunks_and_checkpoints(kind, monkeypatch):
     # runs of equal scores that straddle the sweep's chunks, and crossings found over many checkpoint levels
     monkeypatch.setattr(M, "_SWEEP_CHUNK", 5)
     monkeypatch.setattr(M, "_CROSSING_STEPS", 4)
@@ -428,7 +428,7 @@ def test_replicate_metrics_equal_heads_across_small_chunks_and_checkpoints(kind,
         np.testing.assert_allclose(got[name], expected[name], rtol=0, atol=1e-12, err_msg=name)
 
 
-def test_bootstrap_intervals_equal_heads():
+def test_bootstrap_intervals_equal_the_plain_code():
     # the user-facing numbers: percentile intervals over the replicates, same draws in
     scores, labels, video, v_label = _replicate_case("uneven", 3)
     counts = _draw_counts(v_label, 200, np.random.default_rng(4))
