@@ -220,7 +220,9 @@ def check(folder: str | os.PathLike, baseline: dict, max_drop: float = 0.02, *, 
         raise FakebenchError(f"--alpha {alpha}: expected a one-sided significance level in (0, 0.5), e.g. 0.05")
     metrics, cells = run_videos(folder)
     rows = {tuple(r.get(k) for k in KEY): r for r in metrics.get("metrics", [])}
-    _refuse_other_videos(baseline, cells)
+    matches = {i: _match(entry, cells[key]) for i, entry in enumerate(baseline["entries"])
+               if (key := tuple(entry[k] for k in KEY)) in cells}
+    _refuse_other_videos(matches.values())
     result = GateResult(passed=True)
     for i, entry in enumerate(baseline["entries"]):
         key = tuple(entry[k] for k in KEY)
@@ -233,7 +235,7 @@ def check(folder: str | os.PathLike, baseline: dict, max_drop: float = 0.02, *, 
         elif not _finite(row.get("auc")):
             verdict, why = "FAIL", "AUC undefined in the run (only one class scored?)"
         else:
-            pairs, missing, new, how = _match(entry, table)
+            pairs, missing, new, how = matches[i]
             check_row.update(shared=len(pairs), missing=missing, new=new)
             labels = np.array([v["label"] for v, _ in pairs])
             if len(pairs) == 0 or labels.min() == labels.max():
@@ -273,14 +275,13 @@ def _verdict(d: Drop, max_drop: float, alpha: float, n_videos: int, n_units: int
     return "ok", f"{head} ({-d.drop:+.3f})"
 
 
-def _refuse_other_videos(baseline: dict, cells: dict) -> None:
-    """A baseline sharing fewer than half its videos with the run was made on other videos: refuse it."""
+def _refuse_other_videos(matches) -> None:
+    """A baseline sharing fewer than half its videos with the run was made on other videos: refuse it.
+
+    ``matches``: ``_match``'s result for every baseline cell the run has.
+    """
     wanted = shared = 0
-    for entry in baseline["entries"]:
-        table = cells.get(tuple(entry[k] for k in KEY))
-        if table is None:
-            continue
-        pairs, missing, _, _ = _match(entry, table)
+    for pairs, missing, _, _ in matches:
         wanted += len(pairs) + len(missing)
         shared += len(pairs)
     if wanted and shared < wanted / 2:
