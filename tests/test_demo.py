@@ -38,6 +38,9 @@ def test_smoke_demo_runs_every_stage_and_reruns_from_its_files(tmp_path, capsys)
     assert {p.name for p in out.iterdir()} >= {"demo.json", "generator", "fakes", "index.parquet", "detectors",
                                               "bench", "figures", "report.html", "report.md", "curve", "bench-curve"}
 
+    for label in ("artifacts", "classifier", "classifier-graphics"):  # calibrated on held-out reals, never C, D, E
+        found = json.loads((out / "detectors" / label / "summary.json").read_text())["thresholds"]
+        assert found["n_real"] > 0 and not any(f"/{u}/" in g for g in found["groups"] for u in "CDE")
     index = pd.read_parquet(out / "index.parquet")
     test, train = index[index.split == "test"], index[index.split == "train"]
     assert set(test.label) == {0, 1} and set(train.label) == {0, 1}

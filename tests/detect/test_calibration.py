@@ -12,7 +12,7 @@ import pytest
 from fakebench.detect.base import VideoScore
 from fakebench.detect.classifier import ClassifierDetector
 from fakebench.detect.cnn import CNNConfig
-from fakebench.detect.training import FaceSet, TrainConfig, augment, calibrate
+from fakebench.detect.training import FaceSet, TrainConfig, augment, calibrate, jitter
 from fakebench.errors import CheckpointError
 
 TINY = CNNConfig(backbone="test_efficientnet", input_size=32, frames=4)
@@ -30,6 +30,10 @@ def test_thresholds_follow_the_inverted_cdf_rule_exactly():
     with_nan = calibrate(np.array([np.nan, 0.3, 0.2]), np.array(["a", "b", "c"]))
     assert (with_nan["n_real"], with_nan["fpr5"], with_nan["groups"]) == (2, 0.3, ["b", "c"])
     assert calibrate(np.array([np.nan]), np.array(["a"])) is None
+    for n in (1, 7, 19, 20, 21, 99, 100, 101, 333):  # the rule is numpy's inverted-CDF quantile at 1 - rate
+        s = np.random.default_rng(n).random(n)
+        found = calibrate(s, np.zeros(n))
+        assert [found["fpr1"], found["fpr5"]] == [np.quantile(s, q, method="inverted_cdf") for q in (0.99, 0.95)]
 
 
 class KnownScores(ClassifierDetector):
@@ -128,3 +132,17 @@ def test_augmentation_is_seeded_and_covers_gray_and_low_resolution():
     detail = lambda img: np.abs(np.diff(img.astype(np.float32), axis=1)).mean()  # noqa: E731
     assert min(detail(o) for o in outs) < 0.3 * detail(face)  # some are shrunk to a low resolution and grown back
     assert np.mean([np.array_equal(o, face) for o in outs]) < 0.2
+
+
+def test_alignment_jitter_is_seeded_and_moves_the_boundary_with_the_face():
+    boundary = np.zeros((64, 64), np.float32)
+    boundary[20:44, 28:32] = 1.0  # a piece of blend edge, drawn into the image too
+    image = np.repeat((boundary * 255).astype(np.uint8)[..., None], 3, axis=2)
+    moved = [jitter(image, boundary, np.random.default_rng(s)) for s in range(40)]
+    again = jitter(image, boundary, np.random.default_rng(3))
+    np.testing.assert_array_equal(moved[3][0], again[0])
+    np.testing.assert_array_equal(moved[3][1], again[1])
+    changed = [(img, b) for img, b in moved if not np.array_equal(b, boundary)]
+    assert 0.1 < len(changed) / len(moved) < 0.6  # p = 0.3
+    for img, b in changed:  # the boundary went where the pixels went
+        assert np.abs(img[..., 0] / 255 - b).max() < 0.02 and b.sum() > 0.8 * boundary.sum()
