@@ -138,6 +138,7 @@ def cmd_samples_list(args: argparse.Namespace) -> int:
 
 
 def cmd_faces_extract(args: argparse.Namespace) -> int:
+    from fakebench import outputs
     from fakebench.faces import FaceExtractor
     from fakebench.faces.export import export_track, output_names
     from fakebench.runtime import seed_everything
@@ -154,6 +155,8 @@ def cmd_faces_extract(args: argparse.Namespace) -> int:
     names = output_names(args.inputs)
     for path in args.inputs:
         try:
+            if (args.out / names[path]).exists():  # refused before the work, not after it
+                outputs.claim(args.out / names[path], "face exports")
             track = extractor.extract(path, every=args.every, count=args.frames, progress=not args.quiet)
             if track.n_with_face == 0:
                 raise FakebenchError(f"{path}: no face found in any of the {len(track)} sampled frames; expected a "
@@ -212,6 +215,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"fakebench: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full or read-only disk met outside fakebench's own writers: still one line
+        from fakebench.files import disk_error
+
+        found = disk_error(err.filename or "output", err)
+        if found is None or args.debug:
+            raise
+        print(f"fakebench: error: {found}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fakebench: interrupted; finished files are kept, run the command again to resume", file=sys.stderr)

@@ -65,8 +65,10 @@ def load_config(cls: type[T], path: str | Path) -> T:
 
 
 def save_config(config: Any, path: str | Path) -> None:
-    """Write a dataclass config as YAML."""
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    """Write a dataclass config as YAML, atomically (a resume reads it first)."""
+    from fakebench.files import write_text
+
+    write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:

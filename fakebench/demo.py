@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fakebench import outputs
 from fakebench.errors import ConfigError, FakebenchError, NoFaceError
 
 log = logging.getLogger("fakebench.demo")
@@ -138,7 +139,7 @@ CLASSIFIERS = {"classifier": "autoencoder", "classifier-graphics": "graphics"}  
 def run(out: str | Path = "runs/demo", *, preset: str = "cpu", device: str = "auto", seed: int = 0,
         progress: bool = True) -> int:
     """Run (or finish) the demo into ``out``; prints the headline table and the stage timings."""
-    from fakebench.runtime import resolve_device, seed_everything
+    from fakebench.runtime import resolve_device
 
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
@@ -147,6 +148,21 @@ def run(out: str | Path = "runs/demo", *, preset: str = "cpu", device: str = "au
     if p.needs_cuda and not device.startswith("cuda"):
         raise ConfigError(f"--preset {preset} trains for longer on a CUDA device, found {device}: use --preset cpu")
     out = Path(out)
+    with outputs.output_folder(out, "the demo"):  # a folder of someone else's is refused; one demo per folder
+        _run_stages(out, p, device, seed, progress)
+    print(headline(out))
+    print("\nstage timings: " + ", ".join(f"{n} {_stage_seconds(out, n):.0f} s" for n in STAGES))
+    print(f"report: {out / 'report.html'}")
+    return 0
+
+
+def _stage_seconds(out: Path, name: str) -> float:
+    return json.loads((out / "demo.json").read_text())["stages"][name]["seconds"]
+
+
+def _run_stages(out: Path, p: Preset, device: str, seed: int, progress: bool) -> None:
+    from fakebench.runtime import seed_everything
+
     state = _load_state(out, p, seed)
     demo = Demo(out, p, device, seed, progress, state)
     changed = False
@@ -163,10 +179,6 @@ def run(out: str | Path = "runs/demo", *, preset: str = "cpu", device: str = "au
         state["stages"][name] = {"seconds": round(time.perf_counter() - started, 1), **details}
         _save_state(out, state)
         changed = True
-    print(headline(out))
-    print("\nstage timings: " + ", ".join(f"{n} {state['stages'][n]['seconds']:.0f} s" for n in STAGES))
-    print(f"report: {out / 'report.html'}")
-    return 0
 
 
 def _load_state(out: Path, p: Preset, seed: int) -> dict:
@@ -261,7 +273,7 @@ class Demo:
 
         p = self.p
         if fresh and self.gen_run.exists():
-            shutil.rmtree(self.gen_run)
+            outputs.clear(self.gen_run, "a generator run")
         if (self.gen_run / CHECKPOINT).exists():
             config = load_run_config(self.gen_run)
         else:
@@ -453,7 +465,7 @@ class Demo:
         from fakebench.detect.training import FaceSet, TrainConfig
 
         if fresh and self.det_dir.exists():
-            shutil.rmtree(self.det_dir)
+            outputs.clear(self.det_dir, "detector runs")
         p = self.p
         train_rows = load_index(self.index_path).query("split == 'train'")
         details = {}

@@ -35,3 +35,7 @@ class DatasetLayoutError(FakebenchError):
 
 class PluginError(ConfigError):
     """A detector from outside fakebench that cannot be loaded: import error, wrong type, name taken."""
+
+
+class OutputError(FakebenchError):
+    """A destination fakebench may not or cannot write: not its folder, in use, full or read-only."""

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from fakebench.errors import MediaError
-from fakebench.files import atomic_path, temp_beside
+from fakebench.files import disk_error, durable_replace, temp_beside, write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,15 @@ class VideoWriter:
         else:
             self._sink.release()
         self._sink = None
-        os.replace(self._tmp, self.path)
+        if self._tmp.stat().st_size == 0:  # the encoders say nothing when the disk is full
+            self.abort()
+            raise MediaError(f"{self.path}: the encoder wrote nothing (disk full or not writable?); the previous file, "
+                             "if any, is left as it was")
+        try:
+            durable_replace(self._tmp, self.path)
+        except OSError as err:
+            self.abort()
+            raise (disk_error(self.path, err) or err) from err
         self._tmp = None
 
     def abort(self) -> None:
@@ -359,7 +367,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write a ``uint8 (H,W,3) RGB`` image (format from the extension), atomically."""
     image = _check_frame(image)
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-            raise MediaError(f"{path}: OpenCV cannot write this image format; use .png or .jpg")
+    try:
+        ok, data = cv2.imencode(Path(path).suffix or ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise MediaError(f"{path}: OpenCV cannot write this image format; use .png or .jpg")
+    write_bytes(path, data.tobytes())  # encoded in memory: a full disk is an OSError, not a silent False
     return Path(path)

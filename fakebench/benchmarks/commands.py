@@ -1,4 +1,10 @@
-"""The ``fakebench bench`` subcommands: run, report, gate, curve, throughput."""
+"""The ``fakebench bench`` subcommands: run, report, gate, curve, throughput.
+
+A folder given with ``--out`` (run, curve, throughput) must be new, empty or fakebench's own, and
+one command at a time writes it (``outputs.output_folder``); a file given with ``--out`` (report,
+gate) or ``--baseline`` with ``--write-baseline`` that exists is replaced only if fakebench wrote it
+and nobody changed it since (``outputs.check_file``).
+"""
 
 from __future__ import annotations
 
@@ -163,18 +169,21 @@ def _print_summary(rows: list[dict]) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from fakebench.benchmarks.report import build
 
-    written = build(args.runs, args.out, title=args.title, markdown=not args.no_markdown)
+    written = build(args.runs, args.out, title=args.title, markdown=not args.no_markdown, check_existing=True)
     for kind, path in written.items():
         print(f"{kind}\t{path}")
     return 0
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
+    from fakebench import outputs
     from fakebench.benchmarks import gate
     from fakebench.benchmarks.runner import read_run
     from fakebench.files import write_json
 
     read_run(args.run)  # a finished run, or one clear line
+    if args.out is not None:
+        outputs.check_file(args.out)  # before the bootstrap: someone else's file is refused at once
     if args.write_baseline:
         path = gate.write_baseline(args.run, args.baseline)
         print(f"baseline\t{path}\t{len(gate.read_baseline(path)['entries'])} entries")
@@ -189,6 +198,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         print("gate: passed" if result.passed else "gate: FAILED")
     if args.out is not None:
         write_json(args.out, {"passed": result.passed, "checks": result.checks})
+        outputs.record_file(args.out)
     return 0 if result.passed else 1
 
 
@@ -218,6 +228,7 @@ def cmd_curve(args: argparse.Namespace) -> int:
 
 
 def cmd_throughput(args: argparse.Namespace) -> int:
+    from fakebench import outputs
     from fakebench.benchmarks import throughput
     from fakebench.benchmarks.runner import build_detector, load_dataset
     from fakebench.runtime import resolve_device, seed_everything
@@ -234,12 +245,13 @@ def cmd_throughput(args: argparse.Namespace) -> int:
     else:
         raise FakebenchError("no videos to time: pass VIDEO files, or --config with a data set")
     device = resolve_device(args.device)
-    results = []
-    for spec in detectors:
-        built = build_detector(spec, device=device, seed=seed)
-        results.append(throughput.measure(built.label, built.detector, paths, device=device, max_frames=args.max_frames,
-                                          progress=not args.quiet))
-    path = throughput.write(results, args.out, device)
+    with outputs.output_folder(args.out, "throughput figures"):  # before the timing: someone else's is refused
+        results = []
+        for spec in detectors:
+            built = build_detector(spec, device=device, seed=seed)
+            results.append(throughput.measure(built.label, built.detector, paths, device=device,
+                                              max_frames=args.max_frames, progress=not args.quiet))
+        path = throughput.write(results, args.out, device)
     for r in results:
         share = " / ".join(f"{s} {100 * (r['share'][s] or 0):.0f}%" for s in throughput.STAGES)
         print(f"{r['detector']}\t{r['device']}\t{r['frames_per_s']:.1f} frames/s\t{r['videos_per_s']:.3f} videos/s\t"

@@ -5,7 +5,7 @@ The fakes of each generator checkpoint are a generated data set like any other, 
 those fakes were made from. A point is (detector, data set, step): the fakes of that step against
 every real video of the same data set, with a bootstrap interval. Scoring goes through the usual
 run (``runner.run``), so it is cached and resumable and leaves a full run folder; the curve adds
-``curve.json`` and ``curve.png`` to it.
+``curve.json`` and ``curve.png`` to it (written atomically, under the run folder's lock).
 """
 
 from __future__ import annotations
@@ -57,8 +57,10 @@ def curve_points(predictions, videos, *, aggregation: str | None = None, n_boot:
 
 
 def plot_curve(points: list[dict], path: str | os.PathLike) -> Path:
-    """AUC against generator step, one line per detector (and data set), intervals shaded."""
+    """AUC against generator step, one line per detector (and data set), intervals shaded; written atomically."""
     from matplotlib.figure import Figure
+
+    from fakebench.files import atomic_path
 
     fig = Figure(figsize=(6.4, 4.0), dpi=100)
     ax = fig.add_subplot()
@@ -83,24 +85,32 @@ def plot_curve(points: list[dict], path: str | os.PathLike) -> Path:
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path
 
 
 def run_curve(config, out: str | os.PathLike, *, device: str = "auto", progress: bool = True,
               overwrite: bool = False) -> dict:
     """Score ``config`` (its data sets: generated sets), then write curve.json and curve.png into ``out``."""
-    from fakebench.benchmarks.runner import _json_safe, read_run, run
-    from fakebench.files import write_json
+    from fakebench import outputs
 
-    run(config, out, device=device, progress=progress, overwrite=overwrite)
+    with outputs.output_folder(out, "a detectability curve"):
+        return _curve_in_folder(config, Path(out), device=device, progress=progress, overwrite=overwrite)
+
+
+def _curve_in_folder(config, out: Path, *, device: str, progress: bool, overwrite: bool) -> dict:
     import pandas as pd
 
+    from fakebench.benchmarks.runner import _json_safe, read_run, run_in_folder
+    from fakebench.files import write_json
+
+    run_in_folder(config, out, device=device, progress=progress, overwrite=overwrite)
     predictions, metrics = read_run(out)
-    videos = pd.read_parquet(Path(out) / "videos.parquet")
+    videos = pd.read_parquet(out / "videos.parquet")
     m = config.metrics
     points = curve_points(predictions, videos, aggregation=m.aggregation, n_boot=m.bootstrap, ci=m.ci, seed=config.seed)
     result = {"schema_version": 1, "aggregation": m.aggregation, "ci": m.ci, "points": points}
-    write_json(Path(out) / "curve.json", _json_safe(result))
-    plot_curve(points, Path(out) / "curve.png")
+    write_json(out / "curve.json", _json_safe(result))
+    plot_curve(points, out / "curve.png")
     return result

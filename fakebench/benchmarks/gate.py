@@ -115,10 +115,13 @@ def baseline_from_run(folder: str | os.PathLike) -> dict:
 
 
 def write_baseline(folder: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Write the baseline of run ``folder`` to ``path``, atomically; an existing ``path`` only if fakebench wrote it."""
+    from fakebench import outputs
     from fakebench.files import write_json
 
-    path = Path(path)
+    path = outputs.check_file(path, "--baseline")
     write_json(path, baseline_from_run(folder))
+    outputs.record_file(path)
     return path
 
 

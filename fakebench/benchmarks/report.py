@@ -378,20 +378,32 @@ def _about(runs: list[Run]) -> list[str]:
 
 
 def build(folders: list[str | os.PathLike], out: str | os.PathLike, *, title: str = "fakebench benchmark",
-          markdown: bool = True, before: Sequence[Section] = (), after: Sequence[Section] = ()) -> dict[str, Path]:
+          markdown: bool = True, before: Sequence[Section] = (), after: Sequence[Section] = (),
+          check_existing: bool = False) -> dict[str, Path]:
     """Write ``out`` (HTML) and, with ``markdown``, ``out`` with suffix .md plus its PNGs; returns the paths.
 
     ``before`` / ``after``: sections of the caller's own, ``(title, kind, content)`` with kind ``text``
     (a list of paragraphs), ``table`` (header, rows) or ``image`` (PNG bytes), put before the run
-    sections and after them.
+    sections and after them. Every file is written atomically. ``check_existing`` (the paths come
+    from the user's ``--out``): an existing report file is replaced only if fakebench wrote it and
+    nobody changed it since (``outputs.check_file``), and the PNG folder must be fakebench's own;
+    both are checked before anything is written.
     """
-    from fakebench.files import atomic_path
+    from fakebench import outputs
+    from fakebench.files import atomic_path, write_bytes
 
     if not folders:
         raise FakebenchError("no run folders given; pass one or more RUN folders written by `fakebench bench run`")
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise FakebenchError(f"{out}: the report is HTML; name it *.html (the Markdown twin goes beside it)")
+    md_path = out.with_suffix(".md")
+    files_dir = out.with_name(out.stem + "_files")
+    if check_existing:
+        for path in (out, md_path) if markdown else (out,):
+            outputs.check_file(path)
+        if markdown and files_dir.exists():
+            outputs.claim(files_dir, "the report's figures")
     runs = load_runs(folders)
     sections: list[Section] = [*before]
     sections.append(("About these runs", "text", _about(runs)))
@@ -432,7 +444,6 @@ def build(folders: list[str | os.PathLike], out: str | os.PathLike, *, title: st
              "td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}th{background:#f3f3f3}"
              "img{max-width:100%}</style></head><body>", f"<h1>{html.escape(title)}</h1>"]
     md = [f"# {title}", ""]
-    files_dir = out.with_name(out.stem + "_files")
     written: dict[str, Path] = {"html": out}
     image_no = 0
     for heading, kind, content in sections:
@@ -449,17 +460,26 @@ def build(folders: list[str | os.PathLike], out: str | os.PathLike, *, title: st
             data = base64.b64encode(content).decode()
             parts.append(f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>")
             if markdown:
+                if image_no == 1 and check_existing:
+                    outputs.claim(files_dir, "the report's figures")
                 files_dir.mkdir(parents=True, exist_ok=True)
                 png = files_dir / f"figure{image_no}.png"
-                png.write_bytes(content)
+                write_bytes(png, content)
                 md += [f"![{heading}]({files_dir.name}/{png.name})", ""]
+    if markdown and files_dir.is_dir() and outputs.marked(files_dir):  # figures of an earlier, longer report
+        for stale in files_dir.glob("figure*.png"):
+            number = stale.stem.removeprefix("figure")
+            if number.isdigit() and int(number) > image_no:
+                stale.unlink()
     parts.append("</body></html>")
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         tmp.write_text("\n".join(parts))
     if markdown:
-        md_path = out.with_suffix(".md")
         with atomic_path(md_path) as tmp:
             tmp.write_text("\n".join(md) + "\n")
         written["markdown"] = md_path
+    if check_existing:
+        for path in written.values():
+            outputs.record_file(path)
     return written

@@ -26,6 +26,12 @@ tables it writes are identical either way, and a change of that code scores agai
 folder keeps the fingerprint its units were last scored under (``fingerprints.json``), so the run
 logs why a unit was not read from the cache: new, code changed (which part), or --fresh.
 
+The run folder is fakebench's own (``outputs.output_folder``: a folder of someone else's is refused,
+one run per folder at a time; ``--overwrite`` empties only a folder fakebench wrote). Every file in it
+and every cached unit is written atomically and durably, so a run killed anywhere resumes, when the
+same command runs again, to the tables of an uninterrupted run; a cached unit that is damaged (cut
+short by something else) is scored again, with one warning line per detector.
+
 The run folder::
 
     config.yaml          the effective config (absolute paths): `bench run --config RUN/config.yaml` repeats it
@@ -398,12 +404,22 @@ def _cache_dir() -> Path:
     return cache_root() / "bench"
 
 
-def _read_record(path: Path) -> dict | None:
+DAMAGED = "damaged"  # _read_record's answer for a file that is there but not a record (cut short)
+
+
+def _read_record(path: Path) -> dict | str | None:
+    """A cached unit; None when there is none (or of an older cache version), ``DAMAGED`` when it is unreadable."""
     try:
         record = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return None
-    return record if isinstance(record, dict) and record.get("v") == CACHE_VERSION else None
+    except (OSError, ValueError):
+        return DAMAGED
+    if not isinstance(record, dict) or "v" not in record:
+        return DAMAGED
+    if record["v"] != CACHE_VERSION:
+        return None
+    return record if "video_score" in record else DAMAGED
 
 
 def _rows_of(record: dict, label: str, dataset: str, row: dict, perturbation: str, level: int) -> list[tuple]:
@@ -449,6 +465,7 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
         ledger = Ledger(folder / "fingerprints.json")  # the code each unit was last scored under: why it is scored again
         spent = {"units": 0, "computed": 0, "cached": 0, "seconds": 0.0, "why": {}, "code_changed": []}
         why: dict[str, int] = {}
+        damaged: list[Path] = []
         changed: set[str] = set()
         levels = all_levels if spec.perturb else all_levels[:1]
         for ds in datasets:
@@ -470,6 +487,9 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
                     code = for_unit(built.code, name != CLEAN)
                     path = folder / key[:2] / f"{key}.json"
                     record = None if fresh else _read_record(path)
+                    if record == DAMAGED:
+                        damaged.append(path)
+                        record = None
                     if record is None:
                         reason, parts = ("--fresh", []) if fresh else ledger.why(plain, code)
                         try:
@@ -493,6 +513,9 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
                     bar.update(1)
             bar.close()
         ledger.save()
+        if damaged:
+            log.warning("%s: %d cached unit(s) were damaged (cut short by something else?) and were scored again "
+                        "(the first: %s)", built.label, len(damaged), damaged[0])
         spent["seconds"] = round(spent["seconds"], 2)
         spent["why"] = {r: why[r] for r in ("new", "code changed", "missing", "--fresh") if r in why}
         spent["code_changed"] = [label for label in PARTS.values() if label in changed]
@@ -506,7 +529,20 @@ def score_all(config: BenchConfig, datasets: list[Dataset], *, device: str = "au
 
 def run(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", progress: bool = True,
         fresh: bool = False, overwrite: bool = False) -> dict:
-    """Run the benchmark into the folder ``out`` and return metrics.json's content."""
+    """Run the benchmark into the folder ``out`` and return metrics.json's content.
+
+    ``out`` is claimed and locked first (``outputs.output_folder``); ``overwrite``: a run of another
+    config in ``out`` is cleared (only ever a folder fakebench wrote) instead of refused.
+    """
+    from fakebench import outputs
+
+    with outputs.output_folder(out, "a benchmark run"):
+        return run_in_folder(config, out, device=device, progress=progress, fresh=fresh, overwrite=overwrite)
+
+
+def run_in_folder(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", progress: bool = True,
+                  fresh: bool = False, overwrite: bool = False) -> dict:
+    """``run`` for a caller that holds ``out`` already (``outputs.output_folder``), e.g. to add files of its own."""
     import datetime
 
     import pandas as pd
@@ -522,7 +558,6 @@ def run(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", pr
     seed_everything(config.seed)
     device = resolve_device(device)
     env = {**env_info(device, config.seed), "started": _now(datetime)}
-    write_json(out / "env.json", env)
     datasets = [load_dataset(spec, config.seed) for spec in config.datasets]
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
@@ -531,14 +566,12 @@ def run(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", pr
     videos = pd.concat([d.videos.rename(columns={"dataset": "index_dataset"}).assign(dataset=d.name) for d in datasets],
                        ignore_index=True)
     videos = _with_sources(videos)
-    _write_parquet(videos, out / "videos.parquet")
     with tempfile.TemporaryDirectory(prefix="fakebench-bench-") as scratch:
         predictions, failures, spent = score_all(config, datasets, device=device, progress=progress, fresh=fresh,
                                                  workdir=Path(scratch))
     if predictions.empty:
         raise FakebenchError(f"no unit could be scored ({len(failures)} failures; the first: "
                              f"{failures[0]['error'] if failures else '-'})")
-    _write_parquet(predictions, out / "predictions.parquet")
     m = config.metrics
     sources = {label: work["aggregation"] for label, work in spent.items()}
     groups = dict(zip(zip(videos["dataset"], videos["video_id"]), videos["source_group"]))
@@ -558,6 +591,9 @@ def run(config: BenchConfig, out: str | os.PathLike, *, device: str = "auto", pr
               "resampled": "source group", "metrics": table, "comparisons": comparisons,
               "false_positives": false_positives, "failures": failures, "work": spent,
               "config": to_dict(config)}
+    # the tables are written once all is computed: until then (killed, a full disk) the folder keeps the last run's
+    _write_parquet(videos, out / "videos.parquet")
+    _write_parquet(predictions, out / "predictions.parquet")
     write_json(out / "metrics.json", _json_safe(result))
     with atomic_path(out / "metrics.csv") as tmp:
         pd.DataFrame(table).to_csv(tmp, index=False)
@@ -593,24 +629,34 @@ def _with_sources(videos: pd.DataFrame) -> pd.DataFrame:
 
 
 def _claim_folder(out: Path, config: BenchConfig, overwrite: bool) -> None:
-    """A run folder holds one config: refuse to mix another one into it unless asked to overwrite."""
+    """A run folder holds one config: refuse to mix another one into it unless asked to overwrite (then clear it).
+
+    A ``config.yaml`` that does not parse, or is a cut-short copy of this config's, is damaged, not
+    another config: it is written again, with a warning.
+    """
     import yaml
 
-    from fakebench.config import to_dict
+    from fakebench import outputs
+    from fakebench.config import save_config, to_dict
 
     previous = out / "config.yaml"
-    if previous.is_file() and not overwrite:
+    ours = yaml.safe_dump(to_dict(config), sort_keys=False)
+    if previous.is_file():
         try:
-            old = yaml.safe_load(previous.read_text())
-        except (OSError, yaml.YAMLError):
-            old = None
+            text = previous.read_text()
+            old = yaml.safe_load(text)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            text, old = "", None
         if old != json.loads(json.dumps(to_dict(config))):
-            raise FakebenchError(f"{out} holds a run of another config ({previous}); use a new --out folder, or "
-                                 "--overwrite to replace it (cached predictions are reused either way)")
-    out.mkdir(parents=True, exist_ok=True)
-    from fakebench.config import save_config
-
-    save_config(config, previous)
+            if not isinstance(old, dict) or ours.startswith(text):
+                log.warning("%s is damaged (cut short by something else?); writing it again", previous)
+            elif overwrite:
+                outputs.clear(out, "a benchmark run")
+                log.info("%s: cleared the run of another config (--overwrite)", out)
+            else:
+                raise FakebenchError(f"{out} holds a run of another config ({previous}); use a new --out folder, or "
+                                     "--overwrite to replace it (cached predictions are reused either way)")
+    save_config(config, previous)  # atomically: a resume reads it first
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:

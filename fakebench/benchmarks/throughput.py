@@ -138,7 +138,11 @@ def measure(label: str, detector, paths: list[str], *, device: str = "cpu", max_
 
 
 def write(results: list[dict], out: str | os.PathLike, device: str) -> Path:
-    """Merge ``results`` into ``out/throughput.json`` (one entry per detector, the newest wins)."""
+    """Merge ``results`` into ``out/throughput.json`` (one entry per detector, the newest wins), atomically.
+
+    The caller holds ``out`` (``outputs.output_folder``). A damaged earlier file (cut short by
+    something else) loses its entries, with a warning, instead of stopping the write.
+    """
     import datetime
     import json
 
@@ -150,7 +154,9 @@ def write(results: list[dict], out: str | os.PathLike, device: str) -> Path:
     if path.is_file():
         try:
             old = {d["detector"]: d for d in json.loads(path.read_text()).get("detectors", [])}
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            log.warning("%s is damaged (cut short by something else?); its earlier entries are lost, writing the new "
+                        "ones", path)
             old = {}
     for r in results:
         old[r["detector"]] = r

@@ -1,6 +1,9 @@
 """The ``fakebench data`` subcommands: index a data set, show, check, split it, extract its faces.
 
-Results (counts, problems, per-video status) go to stdout; logs and progress bars to stderr.
+Results (counts, problems, per-video status) go to stdout; logs and progress bars to stderr. A file
+given with ``--out`` (or the INDEX that ``split`` replaces) that exists is replaced only if fakebench
+wrote it and nobody changed it since (``outputs.check_file``); ``extract``'s folder must be new,
+empty or fakebench's own.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import logging
 from pathlib import Path
 
+from fakebench import outputs
 from fakebench.cliargs import common_options, device_seed_options
 
 log = logging.getLogger("fakebench.datasets")
@@ -134,8 +138,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     from fakebench.datasets.index import index_layout, save_index
 
     options = {k: getattr(args, k) for k in _LAYOUT_FLAGS if getattr(args, k) is not None}
+    outputs.check_file(args.out)  # before the folder is read: someone else's file is refused at once
     df = index_layout(args.layout, args.root, **options)
     save_index(df, args.out)
+    outputs.record_file(args.out)
     log.info("wrote %s (%d videos)", args.out, len(df))
     _print_counts(df, args.json)
     return 0
@@ -159,12 +165,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     from fakebench.datasets.index import PROBLEMS, check_index, load_index
 
     df = load_index(args.index)
+    if args.out:
+        outputs.check_file(args.out)
     problems = check_index(df, decode=not args.no_decode, content=not args.no_hash, progress=not args.quiet)
     if args.out:
         from fakebench.files import atomic_path
 
         with atomic_path(args.out) as tmp:
             problems.to_csv(tmp, index=False)
+        outputs.record_file(args.out)
     if args.json:
         print(json.dumps(problems.to_dict("records"), indent=2))
     else:
@@ -181,14 +190,16 @@ def cmd_split(args: argparse.Namespace) -> int:
     from fakebench.datasets.index import load_index, save_index
 
     df = load_index(args.index)
+    target = args.out or args.index
+    if target.suffix.lower() != ".parquet":
+        target = target.with_suffix(".parquet")
+    outputs.check_file(target)  # replacing INDEX too: only an index fakebench wrote and nobody changed since
     if args.by == "identity":
         out = splits.identity_split(df, args.fractions, seed=args.seed)
     else:
         out = splits.segment_split(df, args.fractions, gap=args.gap, seed=args.seed)
-    target = args.out or args.index
-    if target.suffix.lower() != ".parquet":
-        target = target.with_suffix(".parquet")
     save_index(out, target)
+    outputs.record_file(target)
     log.info("wrote %s (%d rows, split by %s)", target, len(out), args.by)
     _print_counts(out, args.json)
     return 0

@@ -6,13 +6,20 @@ row (its ``[start_frame, stop_frame)`` range when it has one), tracks the face w
 
 - ``tracks/<video id>-<hash>.npz``: the ``FaceTrack`` (crops ``uint8 (N,S,S,3) RGB``, boxes, 5/68
   landmarks, affines; ``FaceTrack.load`` reads it), also for videos without a face;
-- ``status.jsonl``: one line per finished video, appended as it finishes (what makes a run
-  resumable: an interrupted run is started again with the same command and skips what is done);
+- ``status.jsonl``: one line per finished video, appended in one write after its track is on disk
+  (what makes a run resumable: an interrupted run is started again with the same command and skips
+  what is done; a line a kill cut short is dropped, and that video is done again);
 - ``status.parquet`` / ``status.csv``: one row per index row, in index order: ``status`` is
   ``ok`` (a face in at least one sampled frame), ``no face`` or ``unreadable`` (missing, not a
   video, damaged: ``error`` says which), with ``sampled``, ``with_face``, ``several_faces``,
   ``seconds`` and the ``track`` file. No row is dropped.
 - ``extract.json``: the settings; resuming with other settings is refused.
+
+``out`` is claimed as fakebench's (``outputs.output_folder``: a folder of someone else's is refused,
+one job per folder) and every file a later run reads is written atomically and durably, so a run
+killed anywhere (SIGKILL, power cut) resumes to the tables of an uninterrupted one. On resume, the
+temporary files of a killed run are removed (``outputs.lock``), and a track file that is damaged
+(cut short by something else) is extracted again, with one warning line.
 
 The face cache (``<cache>/faces``, by file content) is used too, unless ``use_cache=False``.
 ``threads`` torch threads per process (default 1) and ``workers`` processes. MTCNN is many small
@@ -29,14 +36,16 @@ import logging
 import os
 import re
 import time
+import zipfile
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fakebench import outputs
 from fakebench.errors import ConfigError, FakebenchError, MediaError
-from fakebench.files import atomic_path, stable_hash, write_json
+from fakebench.files import append_line, atomic_path, complete_lines, stable_hash, write_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,11 +96,25 @@ def load_track(out: str | os.PathLike, video_id: str) -> FaceTrack:
 def load_status(out: str | os.PathLike) -> pd.DataFrame:
     """``status.parquet`` of a finished extraction."""
     import pandas as pd
+    import pyarrow as pa
 
     path = Path(out) / "status.parquet"
     if not path.is_file():
         raise FakebenchError(f"{path}: no status table; run `fakebench data extract INDEX --out {out}`")
-    return pd.read_parquet(path)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise FakebenchError(f"{path}: not a readable status table ({err}); run `fakebench data extract INDEX --out "
+                             f"{out}` again: it rewrites the table from status.jsonl") from err
+
+
+def _whole(track_file: Path) -> bool:
+    """Whether a track file is a complete zip (its directory sits at the end: a cut file has none)."""
+    try:
+        with zipfile.ZipFile(track_file) as archive:
+            return "meta.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 # -- one video -------------------------------------------------------------------------------------
@@ -141,29 +164,37 @@ def _previous(status_file: Path) -> dict[str, dict]:
     done: dict[str, dict] = {}
     if not status_file.is_file():
         return done
-    for line in status_file.read_text().splitlines():
+    for line in complete_lines(status_file):  # a line cut by a kill is not there: that video is done again
         try:
             row = json.loads(line)
-        except ValueError:  # a line cut by an interruption: that video is simply done again
+        except ValueError:  # a cut line that a later run ended with a newline
             continue
         if isinstance(row, dict) and row.get("status") in STATUSES:
             done[row["video_id"]] = row
     return done
 
 
-def _check_settings(out: Path, settings: ExtractSettings) -> None:
+def _check_settings(out: Path, settings: ExtractSettings) -> bool:
+    """Refuse other settings than the folder's; False when its settings file is missing or damaged (then what
+    the folder holds was made with unknown settings)."""
     file = out / "extract.json"
     wanted = asdict(settings)
-    if file.is_file():
+    trusted = file.is_file()
+    if trusted:
         try:
-            before = json.loads(file.read_text()).get("settings")
-        except ValueError:
+            before = json.loads(file.read_text())["settings"]
+        except (ValueError, KeyError, TypeError):  # cut short or overwritten by something else
             before = None
-        if before is not None and before != wanted:
+        if not isinstance(before, dict):
+            before, trusted = None, False
+        if before == wanted:
+            return True
+        if before is not None:
             diff = ", ".join(f"{k} {before.get(k)} -> {v}" for k, v in wanted.items() if before.get(k) != v)
             raise ConfigError(f"{out} holds an extraction with other settings ({diff}); use another --out, or the "
                               "same settings to resume it")
     write_json(file, {"settings": wanted})
+    return trusted
 
 
 def extract_index(index: pd.DataFrame, out: str | os.PathLike, settings: ExtractSettings | None = None, *,
@@ -176,31 +207,50 @@ def extract_index(index: pd.DataFrame, out: str | os.PathLike, settings: Extract
     ``retry_failed``). ``extractor``: an object with ``FaceExtractor.extract``'s signature, used
     in this process instead of building one (tests; needs ``workers=1``).
     """
-    import pandas as pd
-    from tqdm import tqdm
-
     settings = settings or ExtractSettings()
     if workers < 1 or threads < 1:
         raise ConfigError(f"--workers and --threads must be >= 1, got {workers} and {threads}")
     if extractor is not None and workers != 1:
         raise ConfigError("a given extractor runs in this process: use workers=1")
     out = Path(out)
+    with outputs.output_folder(out, "face tracks"):  # before any work: someone else's folder is refused
+        return _extract_into(index, out, settings, workers=workers, threads=threads, device=device,
+                             use_cache=use_cache, retry_failed=retry_failed, progress=progress, extractor=extractor)
+
+
+def _extract_into(index: pd.DataFrame, out: Path, settings: ExtractSettings, *, workers: int, threads: int,
+                  device: str, use_cache: bool, retry_failed: bool, progress: bool, extractor) -> pd.DataFrame:
+    """``extract_index`` in a folder this process holds."""
+    import pandas as pd
+    from tqdm import tqdm
+
     (out / "tracks").mkdir(parents=True, exist_ok=True)
-    _check_settings(out, settings)
+    trusted = _check_settings(out, settings)
     status_file = out / "status.jsonl"
     done = _previous(status_file)
+    if done and not trusted:
+        log.warning("%s: extract.json is missing or damaged, so the settings of the %d finished videos are unknown; "
+                    "extracting them again", out, len(done))
+        done = {}
 
-    jobs = []
+    jobs, damaged = [], []
     for row in index.itertuples(index=False):
         before = done.get(row.video_id)
         track_file = out / "tracks" / track_name(row.video_id)
-        if before is not None and before.get("path") == row.path and (
-                (before["status"] != "unreadable" and track_file.is_file())
-                or (before["status"] == "unreadable" and not retry_failed)):
-            continue
+        if before is not None and before.get("path") == row.path:
+            if before["status"] == "unreadable":
+                if not retry_failed:
+                    continue
+            elif track_file.is_file():
+                if _whole(track_file):
+                    continue
+                damaged.append(track_file.name)
         jobs.append({"video_id": row.video_id, "path": row.path, "out": str(out), "track_file": str(track_file),
                      "start": None if pd.isna(row.start_frame) else int(row.start_frame),
                      "stop": None if pd.isna(row.stop_frame) else int(row.stop_frame)})
+    if damaged:
+        log.warning("%s: %d track file(s) damaged (cut short by something else?), extracted again: %s", out,
+                    len(damaged), ", ".join(damaged[:3]) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""))
     skipped = len(index) - len(jobs)
     if skipped:
         log.info("%s: %d of %d videos already done, %d to go", out, skipped, len(index), len(jobs))
@@ -209,27 +259,27 @@ def extract_index(index: pd.DataFrame, out: str | os.PathLike, settings: Extract
     frames = 0
     bar = tqdm(total=len(jobs), desc="extract", unit="video", disable=not progress)
     if status_file.is_file() and status_file.stat().st_size:
-        with open(status_file, "rb+") as fh:  # end a line cut by an interruption, so the next one stands alone
+        with open(status_file, "rb") as fh:
             fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":
-                fh.write(b"\n")
-    with open(status_file, "a") as log_file:
-        def finish(result: dict) -> None:
-            nonlocal frames
-            frames += result["sampled"]
-            done[result["video_id"]] = result
-            log_file.write(json.dumps(result) + "\n")
-            log_file.flush()
-            bar.update(1)
-            bar.set_postfix_str(f"{frames / max(time.perf_counter() - began, 1e-9):.1f} frames/s")
+            torn = fh.read(1) != b"\n"
+        if torn:  # end the line a kill cut, so that the next one stands alone
+            append_line(status_file, "")
 
-        try:
-            if workers == 1:
-                _run_here(jobs, settings, extractor, threads, finish, device, use_cache)
-            else:
-                _run_pool(jobs, settings, device, use_cache, workers, threads, finish)
-        finally:
-            bar.close()
+    def finish(result: dict) -> None:
+        nonlocal frames
+        frames += result["sampled"]
+        done[result["video_id"]] = result
+        append_line(status_file, json.dumps(result))  # one write, after the track file is on disk
+        bar.update(1)
+        bar.set_postfix_str(f"{frames / max(time.perf_counter() - began, 1e-9):.1f} frames/s")
+
+    try:
+        if workers == 1:
+            _run_here(jobs, settings, extractor, threads, finish, device, use_cache)
+        else:
+            _run_pool(jobs, settings, device, use_cache, workers, threads, finish)
+    finally:
+        bar.close()
     elapsed = time.perf_counter() - began
     if jobs:
         log.info("extracted %d videos (%d frames) in %.1f s: %.2f frames/s, %.2f videos/s with %d worker(s) x %d "

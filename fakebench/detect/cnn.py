@@ -21,7 +21,7 @@ from fakebench.config import from_dict, to_dict
 from fakebench.detect.base import Detector, FaceRequest, check_crops
 from fakebench.errors import CheckpointError, FakebenchError
 from fakebench.faces.track import FaceTrack
-from fakebench.files import atomic_path
+from fakebench.files import save_torch
 
 log = logging.getLogger(__name__)
 
@@ -269,8 +269,6 @@ class CNNDetector(FrameNetwork, Detector):
                                   f"({str(err).splitlines()[0][:200]})") from err
 
     def save(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
-        import torch
-
         path = Path(path)
         if path.suffix == "" or path.is_dir():
             path = path / "best.pt"
@@ -278,8 +276,7 @@ class CNNDetector(FrameNetwork, Detector):
         payload = {"format_version": FORMAT_VERSION, "detector": self.name, "config": to_dict(self.config),
                    "state_dict": {k: {n: t.detach().cpu() for n, t in v.items()} for k, v in self.state().items()},
                    "trained_on": self.trained_on, "thresholds": self.thresholds, **(extra or {})}
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
+        save_torch(payload, path)  # serialised in memory, then one atomic durable write
         return path
 
     @classmethod

@@ -57,7 +57,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="draw the detector's evidence (blink: the EAR trace with blinks marked); with several "
                             "inputs one file per input, OUT-<input>.png")
     score.add_argument("--no-cache", action="store_true", help="do not read or write the face cache")
-    score.add_argument("--out", type=Path, help="also write the results as JSON lines to this file")
+    score.add_argument("--out", type=Path, help="also write the results as JSON lines to this file (an existing file "
+                                                "is replaced only if fakebench wrote it)")
     device_seed_options(score)
     common_options(score)
     score.set_defaults(func=cmd_score)
@@ -74,7 +75,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="real faces: videos, images, folders of them, or `faces extract` folders")
     train.add_argument("--fake", nargs="+", type=Path, metavar="PATH",
                        help="fake faces (the classifier needs them; the artifacts detector makes its own)")
-    train.add_argument("--out", type=Path, required=True, help="run folder for the checkpoints")
+    train.add_argument("--out", type=Path, required=True,
+                       help="run folder for the checkpoints: new, empty or one fakebench wrote (locked while training)")
     train.add_argument("--backbone", help="CNN detectors: timm model name (default tf_efficientnet_lite0: offline ImageNet "
                                           "weights)")
     train.add_argument("--weights", type=Path, help="CNN detectors: initialise the backbone from this local state dict")
@@ -145,12 +147,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from fakebench import outputs
     from fakebench.detect.base import rounded
     from fakebench.detect.factory import create, warn_if_untrained
     from fakebench.detect.score import score_file
     from fakebench.runtime import seed_everything
 
     seed_everything(args.seed)
+    if args.out is not None:  # refused before any work: a file fakebench did not write is never replaced
+        outputs.check_file(args.out)
     detector = create(args.detector, weights=args.weights, device=args.device, seed=args.seed)
     warn_if_untrained(detector, args.weights, args.detector, "pass --weights")
     if args.plot is not None and not hasattr(detector, "plot"):
@@ -185,10 +190,11 @@ def cmd_score(args: argparse.Namespace) -> int:
                        "held-out reals)" if "verdict_fpr5" in row else "")
             print(f"{path}\t{row['score']:.3f}{verdict}\t{row['frames_used']} frames\t{_headline(result.evidence)}")
     if args.out is not None and results:
-        from fakebench.files import atomic_path
+        from fakebench.files import write_text
 
-        with atomic_path(args.out) as tmp:
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in results))
+        outputs.check_file(args.out)  # again: the file may have appeared or changed while the inputs were scored
+        write_text(args.out, "".join(json.dumps(r) + "\n" for r in results))
+        outputs.record_file(args.out)
     return exit_status(failed, len(args.inputs))
 
 
@@ -222,6 +228,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     for name, value in (("--size", args.size), ("--frames", args.frames), ("--epochs", args.epochs), ("--batch", args.batch)):
         if value is not None and value < 1:
             raise FakebenchError(f"{name} must be a positive integer, got {value}")
+    from fakebench import outputs
+
+    if args.out.exists():  # a foreign folder is refused before the faces are extracted, not after
+        outputs.claim(args.out, "a detector training run")
     options = {"init_weights": args.weights} if args.weights is not None else {}
     detector = create(args.detector, config=_train_config(entry, args) or None, device=args.device, seed=args.seed,
                       **options)
@@ -238,7 +248,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=args.lr, minutes=args.minutes,
                         augment=not args.no_augment, seed=args.seed)
     summary = detector.fit(real, fake, out=args.out, config=train, progress=progress)
-    keys = ("out", "epochs_done", "epochs", "best_val_auc", "finished", "train_crops", "val_crops")
+    keys = ("out", "epochs_done", "epochs", "best_val_auc", "finished", "train_crops", "val_crops", "skipped_crops")
     print(json.dumps({k: summary[k] for k in keys if k in summary} if isinstance(summary, dict) else summary,
                      default=str))
     return 0

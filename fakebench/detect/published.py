@@ -33,7 +33,7 @@ from fakebench.detect.base import DETECTORS, Detector, FaceRequest, aggregate
 from fakebench.detect.cnn import FrameNetwork
 from fakebench.errors import CheckpointError, FakebenchError
 from fakebench.faces.track import FaceTrack
-from fakebench.files import atomic_path
+from fakebench.files import save_torch
 
 log = logging.getLogger(__name__)
 
@@ -159,16 +159,13 @@ class PublishedDetector(FrameNetwork, Detector):
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the weights in the released layout (the original code loads it, strict)."""
-        import torch
-
         path = Path(path)
         if path.is_dir():
             raise CheckpointError(f"{path}: is a folder; expected a file name for the {self.name} weights, "
                                   f"e.g. {path / (self.name + '.pth')}")
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = self.wrap(self.released_state())
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
+        save_torch(payload, path)  # serialised in memory, then one atomic durable write
         return path
 
     @classmethod

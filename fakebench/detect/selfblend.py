@@ -11,6 +11,11 @@ inside it are the artifacts (FWA, Li & Lyu 2019; Face X-ray, Li et al. 2020). Se
 
 ``self_blend`` returns the fake with its blend weights (``mask``: non-zero exactly where the fake
 may differ from the source) and the Face X-ray boundary ``4 m (1 - m)`` of the soft mask ``m``.
+
+A fake is never the real face again: crops whose landmarks give no face hull (a ``faces extract
+--no-landmarks`` export, broken landmarks) are refused (``NoFaceError``; ``blendable`` says which
+crops of a set can be used, and why not), and a draw that changes fewer than ``MIN_CHANGED`` of the
+pixels (an empty or tiny mask, a flat or black face) is drawn again, ``TRIES`` times at most.
 """
 
 from __future__ import annotations
@@ -21,8 +26,16 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from fakebench.errors import NoFaceError
+
 Kind = Literal["sbi", "fwa"]
 RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # SBI's blend ratios: fully pasted faces are the common case
+MIN_FACE_AREA = 0.02  # share of the crop the landmark hull covers at least (an aligned face covers ~30-50 %)
+MIN_CHANGED = 0.005  # share of the pixels a fake changes at least; a draw that changes less is no fake
+CHANGE_LEVEL = 2  # a pixel counts as changed when a channel moved by at least this much (1 is rounding)
+TRIES = 4  # draws of a fake before the face is given up as unblendable (a flat or black face)
+NO_LANDMARKS = "no 68 face landmarks"
+TINY_HULL = f"landmark hull under {MIN_FACE_AREA:.0%} of the crop"
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,7 @@ class Blend:
     boundary: np.ndarray  # float32 (S,S) 4 m (1 - m) of the soft mask before the ratio, in [0, 1]
     kind: str
     ratio: float
+    redrawn: int = 0  # draws thrown away before this one because they changed (nearly) nothing
 
 
 def hull_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
@@ -41,6 +55,23 @@ def hull_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
     if len(points) >= 3:
         cv2.fillConvexPoly(mask, cv2.convexHull(points), 1)
     return mask.astype(np.float32)
+
+
+def blendable(landmarks: np.ndarray, size: int) -> tuple[np.ndarray, dict[str, int]]:
+    """Which crops the self-blend can use: ``landmarks`` ``float (N,68,2)`` in crop pixels (NaN unknown),
+    crops ``size`` px. Returns ``bool (N,)`` and the count of unusable crops per reason (``NO_LANDMARKS``:
+    fewer than 3 known points; ``TINY_HULL``: a hull under ``MIN_FACE_AREA`` of the crop)."""
+    landmarks = np.asarray(landmarks, np.float32).reshape(-1, 68, 2)
+    known = np.isfinite(landmarks).all(-1).sum(-1) >= 3
+    area = np.array([hull_mask(m, size).mean() if k else 0.0 for m, k in zip(landmarks, known)])
+    ok = known & (area >= MIN_FACE_AREA)
+    reasons = {NO_LANDMARKS: int((~known).sum()), TINY_HULL: int((known & ~ok).sum())}
+    return ok, {k: v for k, v in reasons.items() if v}
+
+
+def changed_share(fake: np.ndarray, face: np.ndarray) -> float:
+    """Share of the pixels of ``fake`` that differ from ``face`` (both ``uint8 (S,S,3)``) by ``CHANGE_LEVEL`` or more."""
+    return float((np.abs(fake.astype(np.int16) - face.astype(np.int16)).max(-1) >= CHANGE_LEVEL).mean())
 
 
 def random_mask(landmarks: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -92,7 +123,26 @@ def _low_resolution_copy(face: np.ndarray, rng: np.random.Generator) -> np.ndarr
 
 
 def self_blend(face: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, kind: Kind = "sbi") -> Blend:
-    """A fake made from one real face: ``face`` ``uint8 (S,S,3) RGB``, ``landmarks`` ``(68,2)`` in crop pixels."""
+    """A fake made from one real face: ``face`` ``uint8 (S,S,3) RGB``, ``landmarks`` ``(68,2)`` in crop pixels.
+
+    The fake differs from ``face`` on at least ``MIN_CHANGED`` of its pixels. ``NoFaceError`` when the
+    landmarks give no face hull, or when ``TRIES`` draws all changed (nearly) nothing (a flat face).
+    """
+    size = face.shape[0]
+    ok, why = blendable(landmarks[None], size)
+    if not ok[0]:
+        raise NoFaceError(f"cannot self-blend a {size}x{size} crop with {next(iter(why))}: expected the 68 landmarks "
+                          "of the face in crop pixels; extract the faces with landmarks (not --no-landmarks)")
+    for tries in range(TRIES):
+        made = _draw(face, landmarks, rng, kind)
+        if changed_share(made.image, face) >= MIN_CHANGED:
+            return Blend(made.image, made.mask, made.boundary, made.kind, made.ratio, redrawn=tries)
+    raise NoFaceError(f"{TRIES} self-blends of a {size}x{size} crop changed under {MIN_CHANGED:.1%} of its pixels "
+                      "(a flat or black face?): it cannot be made into a fake")
+
+
+def _draw(face: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, kind: Kind) -> Blend:
+    """One draw of the fake (it may change nothing: ``self_blend`` checks)."""
     size = face.shape[0]
     altered = _jitter_copy(face, rng) if kind == "sbi" else _low_resolution_copy(face, rng)
     soft = random_mask(landmarks, size, rng)

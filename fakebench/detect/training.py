@@ -4,14 +4,21 @@ Data: ``FaceSet`` = crops ``uint8 (N,S,S,3) RGB``, labels (0 real, 1 fake), a gr
 source file, or the identity folder for stills) and the 68 landmarks in crop pixels. Validation
 takes whole groups, never frames of a training video. With ``fake=None`` (the artifact detector)
 every real crop is paired with a fresh self-blend of itself each epoch, so batches are balanced
-and the detector never sees a deepfake.
+and the detector never sees a deepfake. Crops whose landmarks give no face hull (a ``faces extract
+--no-landmarks`` export) are skipped, with a warning that counts them, and refused when none is
+left (``NoFaceError``); a self-blend that changed (nearly) nothing is drawn again and never trained
+as a fake (``detect.selfblend``).
 
 Per epoch: AdamW with a cosine schedule, augmentations for other cameras and the robustness sweep
 (flip, alignment jitter, colour, exposure, white balance, gray, low-resolution down-up resize,
 blur, noise, JPEG; ``augment`` and ``jitter``), a tqdm bar with loss and images/s, validation AUC, and two
 atomic checkpoints in ``out``: ``last.pt`` (model, optimizer, epoch, step, to resume) and ``best.pt``
 (the detector at its best validation AUC, what ``--weights`` loads). A killed run resumes from
-``last.pt`` at the step it reached. ``best.pt`` also holds the detector's calibrated operating
+``last.pt`` at the step it reached, with the random state it had there, so it ends with the same
+weights as a run that was never stopped. ``out`` is claimed (``outputs.output_folder``: a foreign
+non-empty folder is refused untouched) and locked while the run writes; every file in it is written
+atomically and durably (a full disk is one ``OutputError`` line, the previous checkpoint intact);
+temporaries a killed run left there are removed. ``best.pt`` also holds the detector's calibrated operating
 points (``thresholds``, see ``calibrate``): the frame-score thresholds at 1 % and 5 % false
 positives on the held-out validation reals, which it never trained on. Channels-last everywhere
 (1.5x per step on a 2-core CPU); on CUDA bf16 autocast too.
@@ -31,14 +38,15 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from fakebench.config import save_config, to_dict
+from fakebench import outputs
+from fakebench.config import to_dict
 from fakebench.detect.base import Detector
 from fakebench.detect.cnn import CNNDetector
-from fakebench.detect.selfblend import self_blend
-from fakebench.errors import CheckpointError, FakebenchError
+from fakebench.detect.selfblend import TRIES, blendable, self_blend
+from fakebench.errors import CheckpointError, FakebenchError, NoFaceError
 from fakebench.faces.align import transform_points
 from fakebench.faces.track import FaceTrack
-from fakebench.files import atomic_path, write_json
+from fakebench.files import atomic_path, save_torch, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -175,10 +183,13 @@ def _is_colour(image: np.ndarray) -> bool:
 
 class _Samples:
     """Training samples: (image, label, boundary). With ``blend``, sample 2i is real crop i and 2i+1
-    a self-blend of it, redrawn each epoch from (seed, epoch, i) so a resumed run sees the same data."""
+    a self-blend of it, redrawn each epoch from (seed, epoch, i) so a resumed run sees the same data.
+    A crop no draw turns into a fake (``NoFaceError``: a flat face) is given as the real it is, label 0;
+    ``redrawn`` and ``unblended`` count those draws."""
 
     def __init__(self, faces: FaceSet, blend: bool, config: TrainConfig):
         self.faces, self.blend, self.config = faces, blend, config
+        self.redrawn = self.unblended = 0
 
     def __len__(self) -> int:
         return 2 * len(self.faces) if self.blend else len(self.faces)
@@ -190,8 +201,13 @@ class _Samples:
         boundary = np.zeros(image.shape[:2], np.float32)
         if self.blend and index % 2:
             kind = "fwa" if rng.random() < self.config.fwa_share else "sbi"
-            made = self_blend(image, self.faces.landmarks[i], rng, kind)
-            image, label, boundary = made.image, 1, made.boundary
+            try:
+                made = self_blend(image, self.faces.landmarks[i], rng, kind)
+            except NoFaceError:
+                self.unblended += 1
+            else:
+                image, label, boundary = made.image, 1, made.boundary
+                self.redrawn += made.redrawn
         if augmented and rng.random() < 0.5:
             image = image[:, ::-1].copy()
             boundary = boundary[:, ::-1].copy()
@@ -209,12 +225,39 @@ def fit_detector(detector: CNNDetector, *, real: FaceSet, fake: FaceSet | None, 
     held-out reals each epoch as ``fake_auc`` for information; the best checkpoint is still chosen
     on the self-blended validation, so no deepfake influences the model.
     """
+    blend = fake is None
+    skipped = {}
+    if blend:
+        real, skipped = usable_for_blending(real)
+    with outputs.output_folder(out, "a detector training run") as out:  # the lock sweeps killed writers' temporaries
+        return _fit(detector, real=real, fake=fake, out=out, config=config, progress=progress, watch_fake=watch_fake,
+                    skipped=skipped)
+
+
+def usable_for_blending(real: FaceSet) -> tuple[FaceSet, dict[str, int]]:
+    """The crops of ``real`` the self-blend can use, and the count of the others per reason (logged).
+
+    ``NoFaceError`` (one line, what to do) when none is usable."""
+    if len(real) == 0:
+        return real, {}
+    ok, reasons = blendable(real.landmarks, real.crops.shape[1])
+    why = ", ".join(f"{n} with {reason}" for reason, n in reasons.items())
+    if not ok.any():
+        raise NoFaceError(f"none of the {len(real)} real crops can be self-blended ({why}): the artifacts training "
+                          "pastes each face through its 68 landmarks; extract the faces with landmarks (`fakebench "
+                          "faces extract` without --no-landmarks) or pass the videos/images themselves")
+    if not ok.all():
+        log.warning("skipping %d of %d real crops the self-blend cannot use (%s); training on the other %d "
+                    "(extract them with landmarks to use them)", int((~ok).sum()), len(real), why, int(ok.sum()))
+    return real.subset(ok), reasons
+
+
+def _fit(detector: CNNDetector, *, real: FaceSet, fake: FaceSet | None, out: Path, config: TrainConfig,
+         progress: bool, watch_fake: FaceSet | None, skipped: dict[str, int]) -> dict:
     import torch
 
     from fakebench.runtime import env_info, seed_everything
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     rng = seed_everything(config.seed)
     blend = fake is None
     train_real, val_real = real.split(config.val_fraction, rng)
@@ -237,7 +280,9 @@ def fit_detector(detector: CNNDetector, *, real: FaceSet, fake: FaceSet | None, 
         epoch, step, best, history = _resume(last, detector, optimizer, schedule, settings)
         log.info("resuming %s at epoch %d step %d (best validation AUC so far %.3f)", out, epoch + 1, step, best)
     else:
-        save_config(config, out / "train.yaml")
+        import yaml
+
+        write_text(out / "train.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
         write_json(out / "env.json", {**env_info(device=str(detector._device), seed=config.seed), **settings})
     cuda = detector._device.type == "cuda"
     started = time.monotonic()
@@ -277,6 +322,10 @@ def fit_detector(detector: CNNDetector, *, real: FaceSet, fake: FaceSet | None, 
                 stopped = True
                 break
         bar.close()
+        if samples.redrawn or samples.unblended:
+            log.info("epoch %d: %d self-blends changed (nearly) nothing and were drawn again; %d crops gave no fake in "
+                     "%d draws and were trained as reals", epoch + 1, samples.redrawn, samples.unblended, TRIES)
+            samples.redrawn = samples.unblended = 0
         if stopped and step < steps:
             _checkpoint(last, detector, optimizer, schedule, epoch, step, best, history, settings)
             log.info("time limit of %g min reached at epoch %d step %d/%d: checkpointed, run again to continue",
@@ -306,7 +355,7 @@ def fit_detector(detector: CNNDetector, *, real: FaceSet, fake: FaceSet | None, 
         detector.save(out / "best.pt", extra={"val_auc": None, "epoch": epoch, "thresholds": thresholds})
     summary = {"out": str(out), "epochs_done": epoch, "epochs": config.epochs, "best_val_auc": round(best, 5),
                "thresholds": _saved_thresholds(out / "best.pt"), "history": history, "finished": epoch >= config.epochs,
-               **settings}
+               **({"skipped_crops": skipped} if skipped else {}), **settings}
     write_json(out / "summary.json", summary)
     return summary
 
@@ -349,11 +398,22 @@ def _saved_thresholds(path: Path) -> dict | None:
 
 
 def _blended_validation(val_real: FaceSet, config: TrainConfig) -> FaceSet:
-    """Validation for real-only training: the held-out reals and one fixed self-blend of each."""
+    """Validation for real-only training: the held-out reals and one fixed self-blend of each (none of
+    a crop that no draw turns into a fake)."""
     rng = np.random.default_rng([config.seed, 99])
-    fakes = [self_blend(c, m, rng, "fwa" if rng.random() < config.fwa_share else "sbi").image
-             for c, m in zip(val_real.crops, val_real.landmarks)]
-    fake = FaceSet(np.stack(fakes), np.ones(len(fakes), np.int64), val_real.groups, val_real.landmarks)
+    fakes, keep = [], []
+    for i, (crop, marks) in enumerate(zip(val_real.crops, val_real.landmarks)):
+        try:
+            fakes.append(self_blend(crop, marks, rng, "fwa" if rng.random() < config.fwa_share else "sbi").image)
+            keep.append(i)
+        except NoFaceError:
+            pass
+    if len(keep) < len(val_real):
+        log.warning("%d of %d validation crops gave no self-blended fake in %d draws (flat or black faces); "
+                    "validating on the others' fakes", len(val_real) - len(keep), len(val_real), TRIES)
+    if not fakes:
+        return val_real
+    fake = FaceSet(np.stack(fakes), np.ones(len(fakes), np.int64), val_real.groups[keep], val_real.landmarks[keep])
     return FaceSet.concat([val_real, fake])
 
 
@@ -375,9 +435,9 @@ def _checkpoint(path: Path, detector, optimizer, schedule, epoch, step, best, hi
     payload = {"format_version": 1, "detector": detector.name, "settings": settings,
                "state_dict": {k: {n: t.detach().cpu() for n, t in v.items()} for k, v in detector.state().items()},
                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "epoch": epoch, "step": step,
-               "best": best, "history": history}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+               "best": best, "history": history,
+               "torch_rng": torch.get_rng_state()}  # so a resumed run goes on as if never stopped (dropout draws)
+    save_torch(payload, path)
 
 
 def _resume(path: Path, detector, optimizer, schedule, settings) -> tuple[int, int, float, list]:
@@ -395,6 +455,8 @@ def _resume(path: Path, detector, optimizer, schedule, settings) -> tuple[int, i
     detector.load_state(payload["state_dict"], where=str(path))
     optimizer.load_state_dict(payload["optimizer"])
     schedule.load_state_dict(payload["schedule"])
+    if "torch_rng" in payload:  # checkpoints of older fakebench versions have none
+        torch.set_rng_state(payload["torch_rng"])
     return int(payload["epoch"]), int(payload["step"]), float(payload["best"]), list(payload["history"])
 
 
@@ -409,6 +471,24 @@ def _write_history(path: Path, history: list[dict]) -> None:
 
 
 # -- inputs -------------------------------------------------------------------------------------------
+def read_export(folder: Path) -> FaceTrack:
+    """The track of a ``fakebench faces extract`` folder, its crops read back from ``crops/NNNNNN.png``
+    (the export's ``track.npz`` holds the geometry only)."""
+    track = FaceTrack.load(folder / "track.npz")
+    if len(track.crops) == len(track) or track.n_with_face == 0:
+        return track
+    crops = np.zeros((len(track), track.size, track.size, 3), np.uint8)
+    for i in np.flatnonzero(track.has_face):
+        file = folder / "crops" / f"{int(track.frames[i]):06d}.png"
+        image = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        if image is None or image.shape[:2] != (track.size, track.size):
+            found = "missing or unreadable" if image is None else f"{image.shape[1]}x{image.shape[0]}"
+            raise FakebenchError(f"{file}: expected the {track.size}x{track.size} face crop of frame {track.frames[i]} "
+                                 f"named in {folder / 'track.npz'}, found it {found}: run `fakebench faces extract` again")
+        crops[i] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return replace(track, crops=crops)
+
+
 def collect_faces(paths: Sequence[str | os.PathLike], detector: Detector, *, frames: int | None = None,
                   device: str = "auto", progress: bool = True) -> list[tuple[FaceTrack, str]]:
     """Face tracks of every input: videos, images, folders of them (recursively), or folders written
@@ -422,10 +502,10 @@ def collect_faces(paths: Sequence[str | os.PathLike], detector: Detector, *, fra
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir() and (path / "track.npz").is_file():
-            found.append((FaceTrack.load(path / "track.npz"), str(path)))
+            found.append((read_export(path), str(path)))
         elif path.is_dir():
             tracks = sorted(p.parent for p in path.rglob("track.npz"))
-            found += [(FaceTrack.load(t / "track.npz"), str(t)) for t in tracks]
+            found += [(read_export(t), str(t)) for t in tracks]
             files += sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTS | IMAGE_EXTS
                             and not any(p.is_relative_to(t) for t in tracks))
         elif path.is_file():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 
+from fakebench import outputs
 from fakebench.faces.track import FaceTrack
 from fakebench.files import write_json
 
@@ -35,8 +36,13 @@ def output_names(paths: list[Path]) -> dict[Path, str]:
 
 
 def export_track(track: FaceTrack, folder: str | os.PathLike) -> Path:
-    """Write ``track`` into ``folder`` (replacing an older export there) and return it."""
+    """Write ``track`` into ``folder`` (replacing an older export of fakebench's there) and return it.
+
+    A ``folder`` that fakebench did not write is refused (``OutputError``) before anything is written.
+    """
     folder = Path(folder)
+    if folder.exists():
+        outputs.claim(folder, "face exports")
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -47,9 +53,7 @@ def export_track(track: FaceTrack, folder: str | os.PathLike) -> Path:
         track.save(staging / "track.npz", with_crops=False)
         track.table().to_csv(staging / "frames.csv", index=False)
         write_json(staging / "summary.json", track.summary())
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
+        outputs.replace_folder(staging, folder)
     finally:
         if staging.exists():
             shutil.rmtree(staging)

@@ -117,12 +117,12 @@ class FaceExtractor:
             except MediaError:
                 log.warning("ignoring unreadable cache file %s", geometry_file)
             else:
-                track.save(track_file)
+                track.save(track_file, durable=False)
                 return self._relabel(track, path)
 
         track = self._run(frames, path, fps, width, height, n_video, len(wanted), progress)
-        track.save(geometry_file, with_crops=False)
-        track.save(track_file)
+        track.save(geometry_file, with_crops=False, durable=False)
+        track.save(track_file, durable=False)
         return track
 
     def extract_frames(self, frames: np.ndarray, indices: Iterable[int] | None = None, *, fps: float = 0.0,

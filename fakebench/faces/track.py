@@ -131,8 +131,9 @@ class FaceTrack:
                 "n_video_frames": self.n_video_frames, "sampled": len(self), "with_face": self.n_with_face,
                 "frames_with_several_faces": multi, "size": self.size, "margin": self.margin}
 
-    def save(self, path: str | Path, *, with_crops: bool = True) -> None:
-        """Write to ``.npz`` (uncompressed: crops load fast); without crops when ``with_crops=False``."""
+    def save(self, path: str | Path, *, with_crops: bool = True, durable: bool = True) -> None:
+        """Write to ``.npz`` (uncompressed: crops load fast), atomically; without crops when ``with_crops=False``;
+        ``durable=False`` skips the fsync (a cache entry, cheap to redo)."""
         from fakebench.files import atomic_path
 
         meta = {"format": NPZ_FORMAT, "source": self.source, "fps": self.fps, "width": self.width,
@@ -141,7 +142,7 @@ class FaceTrack:
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         if not with_crops:
             arrays["crops"] = np.zeros((0, self.size, self.size, 3), np.uint8)
-        with atomic_path(path) as tmp:
+        with atomic_path(path, durable=durable) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
 

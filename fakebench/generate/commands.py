@@ -32,7 +32,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "folders of images (through the face cache). The last quarter of each video is held out for "
                     "validation, previews and evaluation. RUN gets config.yaml, env.json, data.json, log.csv, "
                     "checkpoint.pt and preview.png; if RUN already has a checkpoint, training resumes from it "
-                    "(inputs may then be left out). Ctrl-C or SIGTERM saves a checkpoint and stops.")
+                    "(inputs may then be left out). Ctrl-C or SIGTERM saves a checkpoint and stops; a killed run "
+                    "resumes from its last checkpoint when the same command is run again. RUN must be new, empty or "
+                    "a fakebench folder, and one job writes it at a time.")
     train.add_argument("--a", nargs="+", metavar="PATH", default=[], help="inputs showing identity 'a'")
     train.add_argument("--b", nargs="+", metavar="PATH", default=[], help="inputs showing identity 'b'")
     train.add_argument("--identity", action="append", default=[], metavar="NAME=PATH",
@@ -281,11 +283,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from fakebench import outputs
     from fakebench.config import to_dict
-    from fakebench.generate import methods
+    from fakebench.generate import methods, provenance
     from fakebench.generate.convert import check_out, convert_with, settings_from
 
     check_out(args.out)
+    written = list(provenance.output_paths(args.out).values())  # the video, its masks, its manifest
+    for path in written:  # each replaced only if fakebench wrote it and nobody changed it since
+        outputs.check_file(path)
     methods.load_methods()
     given = {"blend": args.blend, "colour": args.colour, "mask_erode": args.mask_erode, "mask_blur": args.mask_blur,
              "codec": args.codec, "crf": args.crf, "detect_every": args.detect_every}
@@ -300,6 +306,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
                            device=args.device)
     manifest = convert_with(method, args.video, out=args.out, start=args.start, stop=args.stop, driving=args.driving,
                             progress=not args.quiet)
+    for path in written:
+        outputs.record_file(path)
     if args.json:
         print(json.dumps(manifest, indent=2))
     else:
@@ -323,15 +331,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    import shutil
-
+    from fakebench import outputs
     from fakebench.generate.train import Trainer, load_run_config
+    from fakebench.media import write_image
 
+    if args.out is not None:  # an existing file is replaced only if fakebench wrote it
+        outputs.check_file(args.out)
     trainer = Trainer(load_run_config(args.run), args.run, device=args.device, progress=not args.quiet)
-    path = trainer.setup(read_only=True).preview()
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, args.out)
-        path = args.out
+    trainer.setup(read_only=True)
+    if args.out is None:
+        path = trainer.preview()
+    else:  # only the file asked for; the run folder is left as it is
+        path = write_image(args.out, trainer.preview_image())
+        outputs.record_file(path)
     print(path, file=sys.stdout)
     return 0

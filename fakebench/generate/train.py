@@ -17,8 +17,15 @@ The run folder::
     preview.png      held-out faces: A, A->A, A->B, B, B->B, B->A (also previews/step-NNNNNN.png)
 
 A killed run resumes from its last checkpoint and takes the same next step: the checkpoint holds
-the model, the optimizer, the step and the python/numpy/torch random states, and the data are
-re-extracted from the face cache in the same order.
+the model, the optimizer, the step, the losses of the log row in progress and the python/numpy/torch
+random states, and the data are re-extracted from the face cache in the same order. Run to the same
+``--steps``, a run killed any number of times ends with the checkpoint and log.csv of one that never was.
+
+The folder is fakebench's own (``outputs.claim``: a non-empty folder it did not write is refused) and
+one job writes it at a time (``outputs.lock``, held from ``setup`` to the end of ``fit``). Every file a
+later run reads is replaced atomically and durably (``files``); log.csv grows by whole lines, and a
+torn last line (a kill mid-append) is dropped when it is read. A full or read-only disk is one
+``OutputError`` line, and the previous checkpoint stays as it was.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import contextlib
 import copy
 import csv
 import dataclasses
+import io
 import json
 import logging
 import math
@@ -43,9 +51,10 @@ import cv2
 import numpy as np
 import torch
 
-from fakebench.config import from_dict, save_config, to_dict
+from fakebench import outputs
+from fakebench.config import from_dict, to_dict
 from fakebench.errors import CheckpointError, ConfigError
-from fakebench.files import atomic_path, write_json
+from fakebench.files import append_line, complete_lines, save_torch, write_json, write_text
 from fakebench.generate.data import DataConfig, FaceSet, Source, load_faces
 from fakebench.generate.losses import face_map, focus, l1_error, priority_map, split_face_map, swap_loss
 from fakebench.generate.model import ModelConfig, SwapModel
@@ -57,6 +66,7 @@ FORMAT_VERSION = 1
 KIND = "fakebench.generate.SwapModel"
 CHECKPOINT = "checkpoint.pt"
 PREVIEW_FACES = 4  # rows of the preview grid
+# files.temp_beside's names (".checkpoint.1a2b3c4d.pt"): what a job killed mid-write leaves beside the file
 VAL_FACES = 64  # held-out faces per identity in each validation
 
 
@@ -159,13 +169,46 @@ class Trainer:
         self.last_d_loss: float | None = None  # the discriminators' loss in the last adversarial step
         self.model: SwapModel | None = None
         self._stop_requested = False
+        self._window: list[dict] = []  # losses of the steps since the last log row (a checkpoint keeps them)
+        self._saved_step = 0  # the step of the newest checkpoint.pt
+        self._lock: contextlib.ExitStack | None = None  # the run folder's lock while this trainer writes it
 
     # -- set-up ---------------------------------------------------------------------------------
     def setup(self, sources: dict[str, list[Source]] | None = None, *, read_only: bool = False) -> Trainer:
         """Load the faces (sources, or those recorded in the run) and build the model, resuming if the run has a checkpoint.
 
-        ``read_only``: only load an existing run (for previews); write nothing into it.
+        The run folder is claimed first (``OutputError`` for a non-empty folder fakebench did not write,
+        or one another job is writing) and stays locked until ``fit`` ends or ``close()``.
+        ``read_only``: only load an existing run (for previews); write nothing into it, take no lock.
         """
+        if read_only:
+            return self._setup(sources, read_only=True)
+        created = not self.run.exists()
+        self._hold()
+        try:  # (taking the lock swept what killed writers left in the run folder)
+            return self._setup(sources, read_only=False)
+        except BaseException:
+            self._release()
+            if created:  # a typo in the inputs leaves no empty run folder behind (only ever our own marker)
+                with contextlib.suppress(OSError):
+                    if [p.name for p in self.run.iterdir()] == [outputs.MARKER]:
+                        (self.run / outputs.MARKER).unlink()
+                        self.run.rmdir()
+            raise
+
+    def _hold(self) -> None:
+        """Claim and lock the run folder (once; ``_release`` lets it go)."""
+        if self._lock is None:
+            stack = contextlib.ExitStack()
+            stack.enter_context(outputs.output_folder(self.run, "a generator run", flag="--out"))
+            self._lock = stack
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock, stack = None, self._lock
+            stack.close()
+
+    def _setup(self, sources: dict[str, list[Source]] | None, read_only: bool) -> Trainer:
         from fakebench.faces import FaceExtractor
         from fakebench.runtime import env_info, resolve_device, seed_everything
 
@@ -192,10 +235,12 @@ class Trainer:
             raise ConfigError(f"the model's identities are {list(cfg.model.identities)} but inputs were given for "
                               f"{list(sources)}: give inputs for exactly those identities, in that order")
 
-        self.rng = seed_everything(cfg.seed)
         extractor = FaceExtractor(size=2 * cfg.model.size, margin=cfg.data.margin, device=self.device_name)
         self.faces = {name: load_faces(name, srcs, cfg.data, 2 * cfg.model.size, extractor, self.progress)
                       for name, srcs in sources.items()}
+        # Seeded after the faces: a cold face cache builds MTCNN (drawing torch random numbers), a warm one does not,
+        # and the model's initial weights must not depend on which (a rerun after a kill finds the cache warm).
+        self.rng = seed_everything(cfg.seed)
         data_record = {name: {"sources": [dataclasses.asdict(s) for s in sources[name]], "inputs": fs.records}
                        for name, fs in self.faces.items()}
         if resuming and recorded is not None:
@@ -231,24 +276,27 @@ class Trainer:
 
             self._features = FeatureLoss().to(self.device)
         self._forward = torch.compile(self.model.forward_each) if cfg.compile else self.model.forward_each
-        self.step_count = 0
+        self.step_count, self._saved_step, self._window = 0, 0, []
         if resuming:
             self._resume(checkpoint, truncate_log=not read_only)
-        else:
-            self.run.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, self.run / "config.yaml")
+        else:  # a fresh start (or a restart of a run killed before its first checkpoint: its log rows go)
+            import yaml
+
+            write_text(self.run / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
             write_json(self.run / "data.json", data_record)
+            _truncate_log(self.run / "log.csv", 0)
         if not read_only:
             write_json(self.run / "env.json", {**env_info(self.device, cfg.seed), "precision": self.precision,
                                               "model_params": self.model.n_params()})
         self._val_sets = {name: _spread(fs.held_out_idx if len(fs.held_out_idx) else fs.train_idx, VAL_FACES)
                           for name, fs in self.faces.items()}
-        log.info("model %s: %.1f M parameters on %s (%s)%s", _describe(cfg.model), self.model.n_params() / 1e6,
-                 self.device, self.precision, f", resuming at step {self.step_count}" if resuming else "")
+        log.info("model %s: %.1f M parameters on %s (%s)", _describe(cfg.model), self.model.n_params() / 1e6,
+                 self.device, self.precision)
         return self
 
     def _resume(self, path: Path, truncate_log: bool = True) -> None:
         ckpt = load_checkpoint(path, expect=self.config.model)
+        log.info("%s: %s step %d", self.run, "resuming at" if truncate_log else "loaded", int(ckpt["step"]))
         self.model.load_state_dict(ckpt["state_dict"])
         try:
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -258,8 +306,9 @@ class Trainer:
         except (ValueError, KeyError, RuntimeError) as err:
             raise CheckpointError(f"{path}: optimizer state does not fit the model ({err}); the file is damaged or "
                                   "foreign: train into a new --out folder") from err
-        self.step_count = int(ckpt["step"])
+        self.step_count = self._saved_step = int(ckpt["step"])
         self.seconds = float(ckpt.get("seconds", 0.0))
+        self._window = [dict(w) for w in ckpt.get("log_window", [])]
         rng = ckpt["rng"]
         random.setstate(rng["python"])
         self.rng.bit_generator.state = rng["numpy"]
@@ -270,8 +319,9 @@ class Trainer:
             _truncate_log(self.run / "log.csv", self.step_count)
 
     # -- one step -------------------------------------------------------------------------------
-    def _draw(self) -> tuple[dict, list[tuple]]:
-        """Draw the next batch's faces and one seed per pair from the run's generator (the only draws a step makes).
+    def _draw(self, step: int | None = None) -> tuple[dict, list[tuple]]:
+        """Draw the batch of ``step`` (default: the next one, ``step_count``): its faces and one seed per pair from
+        the run's generator (the only draws a step makes).
 
         Returns the generator state from before the draws (what a checkpoint stores while this batch
         is still pending) and the jobs. Each pair has its own seed, so pairs can be warped in any
@@ -279,7 +329,8 @@ class Trainer:
         """
         cfg = self.config
         state = copy.deepcopy(self.rng.bit_generator.state)
-        late = cfg.warp_until < 1 and self._progress() >= cfg.warp_until
+        step = self.step_count if step is None else step
+        late = cfg.warp_until < 1 and self._progress(step) >= cfg.warp_until  # by the step it is for, prefetched or not
         warp = dataclasses.replace(cfg.warp, grid_noise=0.0) if late else cfg.warp
         jobs = []
         for name, fs in self.faces.items():
@@ -293,8 +344,8 @@ class Trainer:
         face, prio, seed, warp = job
         return training_pair(face, prio, np.random.default_rng(seed), warp, self.config.model.size)
 
-    def _submit(self) -> tuple[dict, list]:
-        state, jobs = self._draw()
+    def _submit(self, step: int | None = None) -> tuple[dict, list]:
+        state, jobs = self._draw(step)
         if self._pool is None:
             return state, [self._pair(job) for job in jobs]
         return state, [self._pool.submit(self._pair, job) for job in jobs]
@@ -307,7 +358,7 @@ class Trainer:
         self._pending = None
         if self._pool is not None:
             pairs = [f.result() for f in pairs]
-            self._pending = self._submit()  # prefetch
+            self._pending = self._submit(self.step_count + 1)  # prefetch
         inputs, targets, weights = (np.stack(a) for a in zip(*pairs))
         return _to_tensor(inputs, self.device), _to_tensor(targets, self.device), torch.from_numpy(weights).to(self.device)
 
@@ -390,10 +441,11 @@ class Trainer:
         return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * done)))
 
     def close(self) -> None:
-        """Stop the warp threads (a Trainer without them needs no closing)."""
+        """Stop the warp threads and let the run folder's lock go (if ``fit`` has not already)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool, self._pending = None, None
+        self._release()
 
     # -- held-out faces -------------------------------------------------------------------------
     def held_out_faces(self, name: str, idx: np.ndarray) -> torch.Tensor:
@@ -419,6 +471,15 @@ class Trainer:
     @torch.no_grad()
     def preview(self) -> Path:
         """Write ``preview.png`` (and ``previews/step-N.png``): per identity X its faces, X->X, then X->each other."""
+        from fakebench.media import write_image
+
+        image = self.preview_image()
+        write_image(self.run / "previews" / f"step-{self.step_count:06d}.png", image)
+        return write_image(self.run / "preview.png", image)
+
+    @torch.no_grad()
+    def preview_image(self) -> np.ndarray:
+        """The preview grid as ``uint8 (H,W,3) RGB``: per identity X its held-out faces, X->X, then X->each other."""
         self.model.eval()
         columns = []
         for name, idx in self._val_sets.items():
@@ -431,15 +492,16 @@ class Trainer:
         image = (grid.clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
         if self.config.model.size < 128:
             image = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
-        from fakebench.media import write_image
-
-        (self.run / "previews").mkdir(exist_ok=True)
-        write_image(self.run / "previews" / f"step-{self.step_count:06d}.png", image)
-        return write_image(self.run / "preview.png", image)
+        return image
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self, snapshot: bool = False) -> Path:
-        """Atomically write ``checkpoint.pt`` (and a snapshot when due, or when ``snapshot``)."""
+        """Write ``checkpoint.pt`` atomically and durably (a snapshot first, when due or when ``snapshot``).
+
+        The snapshot goes first: once checkpoint.pt holds a step, every file of that step is written,
+        so a kill before it only costs redoing the step. A full disk is one ``OutputError`` line and
+        the previous checkpoint.pt stays loadable.
+        """
         state = {
             "format_version": FORMAT_VERSION,
             "kind": KIND,
@@ -452,28 +514,37 @@ class Trainer:
                if self.discriminators is not None else {}),
             "rng": {"python": random.getstate(), "numpy": self.rng_state(), "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+            "log_window": list(self._window),  # losses of the log row in progress: a resumed row averages them too
         }
-        path = self.run / CHECKPOINT
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
         every = self.config.snapshot_every
         if snapshot or (every and self.step_count % every == 0):
-            snap = self.run / "checkpoints" / f"step-{self.step_count:06d}.pt"
-            snap.parent.mkdir(exist_ok=True)
-            with atomic_path(snap) as tmp:
-                torch.save({k: v for k, v in state.items() if k not in ("optimizer", "rng", "discriminators",
-                                                                        "disc_optimizer")}, tmp)
+            save_torch({k: v for k, v in state.items() if k not in ("optimizer", "rng", "discriminators",
+                                                                    "disc_optimizer", "log_window")},
+                       self.run / "checkpoints" / f"step-{self.step_count:06d}.pt")
+        path = self.run / CHECKPOINT
+        save_torch(state, path)
+        self._saved_step = self.step_count
         return path
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, steps: int | None = None, minutes: float | None = None) -> TrainResult:
-        """Train until ``steps`` (total, counting earlier runs) or ``minutes`` (this call) or SIGINT/SIGTERM."""
-        from tqdm import tqdm
+        """Train until ``steps`` (total, counting earlier runs) or ``minutes`` (this call) or SIGINT/SIGTERM.
 
+        Holds the run folder's lock while it runs and lets it go when it returns or raises.
+        """
         if self.model is None:
             raise RuntimeError("call setup() before fit()")
         if steps is None and minutes is None:
             raise ConfigError("give a number of steps, a time budget in minutes, or both")
+        self._hold()
+        try:
+            return self._fit(steps, minutes)
+        finally:
+            self._release()
+
+    def _fit(self, steps: int | None, minutes: float | None) -> TrainResult:
+        from tqdm import tqdm
+
         cfg = self.config
         faces_per_step = cfg.batch * len(cfg.model.identities)
         log_file = self.run / "log.csv"
@@ -481,10 +552,11 @@ class Trainer:
         self._clock = (started, self.seconds)  # log.csv and checkpoints count training seconds over all resumes
         deadline = started + minutes * 60 if minutes is not None else math.inf
         self._horizon = ("steps", float(steps)) if steps is not None else ("seconds", self.seconds + minutes * 60)
-        window: list[dict] = []
         rate, val, stopped, last_t = None, {}, "steps", time.perf_counter()
         bar = tqdm(total=steps, initial=self.step_count, desc="train", unit="step", disable=not self.progress,
                    dynamic_ncols=True)
+        # Each step's files in this order: log row, validation, preview, snapshot, checkpoint.pt last. A kill
+        # anywhere before the checkpoint's rename resumes from the one before and redoes (and re-logs) the step.
         with _graceful_stop(self):
             while steps is None or self.step_count < steps:
                 if self._stop_requested:
@@ -499,33 +571,35 @@ class Trainer:
                 step_rate = faces_per_step / max(now - last_t, 1e-9)
                 rate = step_rate if rate is None else 0.9 * rate + 0.1 * step_rate
                 last_t = now
-                window.append(losses)
+                self._window.append(losses)
+                # the last step of the budget validates, previews and saves like every save_every-th (one row)
+                final = (steps is not None and self.step_count >= steps) or now >= deadline or self._stop_requested
                 row = None
                 if self.step_count % cfg.log_every == 0:
                     row = {"step": self.step_count, "seconds": round(self._elapsed(), 1), "faces_per_s": round(rate, 1),
-                           **{k: round(float(np.mean([w[k] for w in window])), 5) for k in losses}}
-                    window = []
-                if self.step_count % cfg.val_every == 0:
+                           **{k: round(float(np.mean([w[k] for w in self._window])), 5) for k in losses}}
+                    self._window = []
+                if self.step_count % cfg.val_every == 0 or final:
                     val = self.validate()
                     row = {**(row or {"step": self.step_count, "seconds": round(self._elapsed(), 1)}),
                            **{k: round(v, 5) for k, v in val.items()}}
                 if row is not None:
                     _append_log(log_file, row, cfg.model.identities)
-                if self.step_count % cfg.preview_every == 0:
+                if self.step_count % cfg.preview_every == 0 or final:
                     self.preview()
                 after = self._progress()
                 snapshot = any(before < f <= after for f in cfg.snapshots)
-                if snapshot or self.step_count % cfg.save_every == 0:
+                if snapshot or final or self.step_count % cfg.save_every == 0:
                     self.save(snapshot=snapshot)
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses['loss']:.4f}", faces_s=f"{rate:.1f}")
             bar.close()
-            if self.step_count % cfg.save_every:
-                self.save()
+            if self.step_count != self._saved_step:  # steps since the last checkpoint (a signal came after the test)
                 val = self.validate()
                 _append_log(log_file, {"step": self.step_count, "seconds": round(self._elapsed(), 1),
                                        **{k: round(v, 5) for k, v in val.items()}}, cfg.model.identities)
                 self.preview()
+                self.save()
         self.seconds, self._clock, self._horizon = self._elapsed(), None, None  # the budget was this call's
         last = _last_loss(log_file)
         if stopped == "interrupted":
@@ -708,35 +782,46 @@ def _log_fields(identities: tuple[str, ...]) -> list[str]:
 
 
 def _append_log(path: Path, row: dict, identities: tuple[str, ...]) -> None:
+    """Append one row to log.csv in one write (the header first in a new file)."""
     fields = _log_fields(identities)
-    new = not path.exists()
-    with open(path, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    line, header = io.StringIO(), io.StringIO()
+    csv.DictWriter(line, fieldnames=fields, lineterminator="\n").writerow(row)
+    csv.writer(header, lineterminator="\n").writerow(fields)
+    append_line(path, line.getvalue(), header=header.getvalue())
+
+
+def _read_log(path: Path) -> tuple[list[str], list[dict], bool]:
+    """log.csv's header, its complete rows, and whether anything was dropped (a torn last line, a foreign row).
+
+    A missing or empty log is ``([], [], False)``.
+    """
+    if not path.exists():
+        return [], [], False
+    lines = complete_lines(path)
+    torn = path.stat().st_size > sum(len(line.encode()) + 1 for line in lines)
+    if not lines:
+        return [], [], torn
+    reader = csv.DictReader(lines)
+    fields = list(reader.fieldnames or [])
+    rows = [r for r in reader if None not in r and None not in r.values() and r.get("step", "").isdigit()]
+    return fields, rows, torn or len(rows) != len(lines) - 1
 
 
 def _truncate_log(path: Path, step: int) -> None:
-    """Drop log rows written after the checkpoint a resume starts from."""
-    if not path.exists():
-        return
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-        fields = rows[0].keys() if rows else None
+    """Drop log rows written after the checkpoint a resume starts from (``step`` 0: all), and a torn last line."""
+    fields, rows, dropped = _read_log(path)
     keep = [r for r in rows if int(r["step"]) <= step]
-    if fields is not None and len(keep) != len(rows):
-        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(fields))
+    if dropped or len(keep) != len(rows):
+        text = io.StringIO()
+        if fields and keep:
+            writer = csv.DictWriter(text, fieldnames=fields, lineterminator="\n")
             writer.writeheader()
             writer.writerows(keep)
+        write_text(path, text.getvalue())
 
 
 def _last_loss(path: Path) -> float | None:
-    if not path.exists():
-        return None
-    with open(path, newline="") as fh:
-        losses = [r["loss"] for r in csv.DictReader(fh) if r.get("loss")]
+    losses = [r["loss"] for r in _read_log(path)[1] if r.get("loss")]
     return float(losses[-1]) if losses else None
 
 

@@ -262,3 +262,114 @@ def test_real_faces_through_every_path(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(on_crops.reset_index(drop=True),
                                   frames[frames["perturbation"] == "none"].reset_index(drop=True))
     assert set(crops[crops["frame"] >= 0]["frame"]) == set(frames[frames["perturbation"] == "none"]["frame"])
+
+
+# -- damaged files and a full disk ------------------------------------------------------------------------
+
+def units_in(cache: Path) -> list[Path]:
+    return sorted(p for p in (cache / "bench").glob("*/*/*.json") if not p.name.startswith("."))
+
+
+def test_damaged_cached_units_are_scored_again_with_one_warning(tmp_path, monkeypatch, caplog):
+    synthetic_set(tmp_path / "data")
+    config = write_config(tmp_path, perturbations=[])  # 4 units
+    monkeypatch.setenv("FAKEBENCH_CACHE", str(tmp_path / "cache"))
+    bench(config, tmp_path / "a", caplog)
+    for unit in units_in(tmp_path / "cache")[:2]:
+        unit.write_text(unit.read_text()[:40])  # cut short by something else
+    with caplog.at_level(logging.WARNING, logger="fakebench"):
+        work, said = bench(config, tmp_path / "b", caplog)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "damaged" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith("tiny: 2 cached unit(s) were damaged (cut short by something "
+                                                         "else?) and were scored again (the first: ")
+    assert "tiny: 4 units: 2 from the cache, 2 computed (2 missing)" in said
+    pd.testing.assert_frame_equal(read_tables(tmp_path / "a")[0], read_tables(tmp_path / "b")[0])
+
+
+def test_a_damaged_config_yaml_is_written_again_not_taken_for_another_config(tmp_path, caplog):
+    synthetic_set(tmp_path / "data")
+    config = write_config(tmp_path, perturbations=[])
+    out = tmp_path / "run"
+    bench(config, out, caplog)
+    text = (out / "config.yaml").read_text()
+    (out / "config.yaml").write_text(text[: len(text) // 2])
+    with caplog.at_level(logging.WARNING, logger="fakebench"):
+        bench(config, out, caplog)
+    assert f"{out / 'config.yaml'} is damaged (cut short by something else?); writing it again" in caplog.text
+    assert (out / "config.yaml").read_text() == text
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "predictions.parquet", "metrics.json"])
+def test_a_full_disk_is_one_line_and_the_previous_run_stays(tmp_path, monkeypatch, capsys, name):
+    import errno
+
+    from fakebench import files, outputs
+    from tests.reliability.harness import digest, temporaries
+
+    synthetic_set(tmp_path / "data")
+    config = write_config(tmp_path, perturbations=[])
+    out = tmp_path / "run"
+    run_cli(config, out)
+    before = digest(out)
+    real_fault = files._fault
+
+    def full(final):
+        if final.name == name:
+            raise OSError(errno.ENOSPC, "No space left on device", str(final))
+        real_fault(final)
+
+    monkeypatch.setattr(files, "_fault", full)
+    capsys.readouterr()
+    assert main(["bench", "run", "--config", str(config), "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"fakebench: error: {out / name}: cannot write (ENOSPC): no space")
+    after = digest(out)
+    assert after[name] == before[name]  # the previous file, whole
+    assert {k: v for k, v in after.items() if k != "env.json"} == {k: v for k, v in before.items() if k != "env.json"}
+    assert temporaries(out) == [] and not (out / outputs.LOCK).exists()
+    monkeypatch.setattr(files, "_fault", real_fault)
+    run_cli(config, out)  # room again: the same command completes
+    assert digest(out)["predictions.parquet"] == before["predictions.parquet"]
+
+
+def test_a_damaged_throughput_file_loses_its_entries_with_a_warning(tmp_path, caplog):
+    from fakebench.benchmarks import throughput
+
+    throughput.write([{"detector": "a"}], tmp_path, "cpu")
+    path = tmp_path / "throughput.json"
+    path.write_text(path.read_text()[:30])
+    with caplog.at_level(logging.WARNING, logger="fakebench"):
+        throughput.write([{"detector": "b"}], tmp_path, "cpu")
+    assert "throughput.json is damaged (cut short by something else?); its earlier entries are lost" in caplog.text
+    assert [d["detector"] for d in json.loads(path.read_text())["detectors"]] == ["b"]
+
+
+def test_a_full_disk_at_the_curve_plot_is_one_line_and_the_previous_plot_stays(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from fakebench import files
+    from tests.datasets.conftest import build_generated
+    from tests.reliability.harness import temporaries
+
+    fakes, _, _ = build_generated(tmp_path)
+    config = tmp_path / "detectors.yaml"
+    config.write_text(yaml.safe_dump({"detectors": [{**TINY, "config": {**TINY["config"], "frames": 2}}],
+                                      "datasets": [{"layout": "generated", "root": str(fakes)}]}))
+    args = ["bench", "curve", "--config", str(config), "--generated", str(fakes), "--out", str(tmp_path / "curve"),
+            "--bootstrap", "20", "-q"]
+    assert main(args) == 0
+    plot = tmp_path / "curve" / "curve.png"
+    before = plot.read_bytes()
+    real_fault = files._fault
+
+    def full(final):
+        if final.name == "curve.png":
+            raise OSError(errno.ENOSPC, "No space left on device", str(final))
+        real_fault(final)
+
+    monkeypatch.setattr(files, "_fault", full)
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"fakebench: error: {plot}: cannot write (ENOSPC)")
+    assert plot.read_bytes() == before and temporaries(tmp_path / "curve") == []

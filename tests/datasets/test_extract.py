@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -97,9 +98,10 @@ def test_a_lost_track_file_is_extracted_again(index, tmp_path):
 
 
 def test_resuming_with_other_settings_is_refused(index, tmp_path):
-    extract_index(index.head(1), tmp_path, ExtractSettings(frames=4, size=8), extractor=StubExtractor(), progress=False)
+    out = tmp_path / "faces"
+    extract_index(index.head(1), out, ExtractSettings(frames=4, size=8), extractor=StubExtractor(), progress=False)
     with pytest.raises(ConfigError, match=r"holds an extraction with other settings \(size 8 -> 16\); use another --out"):
-        extract_index(index.head(1), tmp_path, ExtractSettings(frames=4, size=16), extractor=StubExtractor())
+        extract_index(index.head(1), out, ExtractSettings(frames=4, size=16), extractor=StubExtractor())
     with pytest.raises(ConfigError, match="--frames must be a positive integer, got 0"):
         ExtractSettings(frames=0)
 
@@ -158,3 +160,77 @@ def test_worker_processes_give_the_same_result(tmp_path):
     assert pooled[["video_id", "status", "with_face"]].equals(here[["video_id", "status", "with_face"]])
     np.testing.assert_allclose(load_track(tmp_path / "two", "samples/E").boxes,
                                load_track(tmp_path / "one", "samples/E").boxes, atol=1e-3)
+
+
+# -- damaged files and a full disk ------------------------------------------------------------------------
+
+def test_a_damaged_track_file_is_extracted_again_with_one_warning(index, tmp_path, caplog):
+    out = tmp_path / "faces"
+    extract_index(index, out, ExtractSettings(frames=4, size=8), extractor=StubExtractor(), progress=False)
+    cut = out / "tracks" / track_name("set/b")
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])  # cut in half by something else
+    again = StubExtractor()
+    with caplog.at_level(logging.WARNING, logger="fakebench"):
+        table = extract_index(index, out, ExtractSettings(frames=4, size=8), extractor=again, progress=False)
+    assert [c.rsplit("/", 1)[-1] for c in again.calls] == ["b.mp4"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and f"1 track file(s) damaged (cut short by something else?), extracted again: {cut.name}" \
+        in warnings[0]
+    assert load_track(out, "set/b").frames.tolist() == [0, 3, 6, 9] and table.attrs["extracted"] == 1
+
+
+def test_a_damaged_settings_file_extracts_everything_again_with_one_warning(index, tmp_path, caplog):
+    out = tmp_path / "faces"
+    extract_index(index, out, ExtractSettings(frames=4, size=8), extractor=StubExtractor(), progress=False)
+    (out / "extract.json").write_text('{"settings": {"frames": 4, "si')
+    again = StubExtractor()
+    with caplog.at_level(logging.WARNING, logger="fakebench"):
+        extract_index(index, out, ExtractSettings(frames=4, size=8), extractor=again, progress=False)
+    assert len(again.calls) == len(index)  # every video again, the unreadable ones too
+    assert "extract.json is missing or damaged, so the settings of the 7 finished videos are unknown" in caplog.text
+    assert json.loads((out / "extract.json").read_text())["settings"]["size"] == 8
+
+
+def test_a_damaged_status_table_is_one_line_and_the_next_run_writes_it_again(index, tmp_path):
+    from fakebench.errors import FakebenchError
+
+    out = tmp_path / "faces"
+    table = extract_index(index, out, ExtractSettings(frames=4, size=8), extractor=StubExtractor(), progress=False)
+    status = out / "status.parquet"
+    status.write_bytes(status.read_bytes()[: status.stat().st_size // 2])
+    with pytest.raises(FakebenchError, match="status.parquet: not a readable status table .*run `fakebench data "
+                                             "extract INDEX --out .*` again") as err:
+        load_status(out)
+    assert "\n" not in str(err.value)
+    again = StubExtractor()
+    extract_index(index, out, ExtractSettings(frames=4, size=8), extractor=again, progress=False)
+    assert again.calls == [] and load_status(out)["status"].tolist() == table["status"].tolist()
+
+
+def test_a_full_disk_is_one_line_and_the_previous_table_and_finished_videos_stay(index, tmp_path, monkeypatch):
+    import errno
+
+    from fakebench import files
+    from fakebench.errors import OutputError
+
+    out = tmp_path / "faces"
+    first = extract_index(index.head(3), out, ExtractSettings(frames=4, size=8), extractor=StubExtractor(),
+                          progress=False)
+    before = (out / "status.parquet").read_bytes()
+    real_fault = files._fault
+
+    def full(final):
+        if final.name == "status.parquet":
+            raise OSError(errno.ENOSPC, "No space left on device", str(final))
+        real_fault(final)
+
+    monkeypatch.setattr(files, "_fault", full)
+    with pytest.raises(OutputError, match=r"status.parquet: cannot write \(ENOSPC\): no space left on the device") as err:
+        extract_index(index, out, ExtractSettings(frames=4, size=8), extractor=StubExtractor(), progress=False)
+    assert "\n" not in str(err.value) and (out / "status.parquet").read_bytes() == before
+    assert load_status(out)["video_id"].tolist() == first["video_id"].tolist()
+    assert not [p for p in out.rglob(".*") if p.name not in (".fakebench.json",)]  # no temporary, no lock
+    monkeypatch.setattr(files, "_fault", real_fault)
+    again = StubExtractor()
+    table = extract_index(index, out, ExtractSettings(frames=4, size=8), extractor=again, progress=False)
+    assert again.calls == [] and len(table) == len(index)  # the videos finished before the full disk are kept

@@ -178,3 +178,21 @@ def test_offline_imagenet_weights_load_into_the_default_backbone():
     pretrained = create_backbone(CNNConfig(), init="imagenet").state_dict()
     scratch = create_backbone(CNNConfig(), init="random").state_dict()
     assert not np.allclose(pretrained["conv_stem.weight"].numpy(), scratch["conv_stem.weight"].numpy())
+
+
+def test_a_faces_extract_folder_trains_with_its_crops_read_back(tmp_path):
+    """An export's track.npz holds the geometry only; the crops come back from crops/NNNNNN.png."""
+    from fakebench.detect.synthetic import synthetic_track
+    from fakebench.detect.training import collect_faces
+    from fakebench.faces.export import export_track
+
+    track = synthetic_track(np.ones(5), has_face=np.array([1, 1, 0, 1, 1], bool), frames=np.arange(0, 50, 10))
+    folder = export_track(track, tmp_path / "export" / "clip")
+    detector = ArtifactDetector(config=TINY, device="cpu")
+    (found, group), = collect_faces([tmp_path / "export"], detector, progress=False)
+    np.testing.assert_array_equal(found.crops, track.crops)
+    faces = FaceSet.from_tracks([(found, group)], 0)
+    assert len(faces) == 4 and group == str(folder)
+    (folder / "crops" / "000030.png").unlink()
+    with pytest.raises(FakebenchError, match=r"000030.png: expected the 32x32 face crop of frame 30 .*missing"):
+        collect_faces([folder], detector, progress=False)

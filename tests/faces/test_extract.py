@@ -159,7 +159,8 @@ def test_in_memory_frames_are_checked():
 
 def test_export_writes_crops_table_and_track(tmp_path, track_a):
     folder = export_track(track_a, tmp_path / "out" / "franck")
-    assert sorted(p.name for p in folder.iterdir()) == ["crops", "frames.csv", "summary.json", "track.npz"]
+    assert sorted(p.name for p in folder.iterdir()) == [".fakebench.json", "crops", "frames.csv", "summary.json",
+                                                        "track.npz"]  # the marker: a folder fakebench wrote
     assert len(list((folder / "crops").glob("*.png"))) == track_a.n_with_face
     loaded = FaceTrack.load(folder / "track.npz")
     assert np.array_equal(loaded.frames, track_a.frames) and loaded.crops.shape[0] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -205,3 +206,226 @@ def test_a_run_stored_before_the_recipe_options_resumes_with_its_own_recipe(tmp_
     (run / "config.yaml").write_text("model: [unclosed")
     with pytest.raises(ConfigError, match="not readable YAML"):
         load_run_config(run)
+
+
+# -- the run folder is fakebench's, one writer at a time, everything a later run reads written atomically ------------
+def _names(folder) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+def test_a_folder_fakebench_did_not_write_is_refused_and_left_as_it_was(tmp_path, tiny_sources, capsys):
+    from fakebench.errors import OutputError
+    from fakebench.generate.train import train
+
+    run = tmp_path / "thesis"
+    run.mkdir()
+    (run / "thesis.tex").write_text("\\chapter{Deepfakes}\n")
+    a, b = tiny_sources["a"][0].path, tiny_sources["b"][0].path
+    assert main(["generate", "train", "--a", a, "--b", b, "--out", str(run), "--steps", "1", "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not empty and fakebench did not write it (it holds thesis.tex)" in err[0], err
+    assert "choose another --out" in err[0]
+    with pytest.raises(OutputError, match="fakebench did not write it"):  # the Python API goes through the same claim
+        train(tiny_config(), out=run, a=[tiny_sources["a"][0]], b=[tiny_sources["b"][0]], steps=1, device="cpu",
+              progress=False)
+    assert _names(run) == ["thesis.tex"] and (run / "thesis.tex").read_text() == "\\chapter{Deepfakes}\n"
+
+
+def test_a_typo_in_the_inputs_leaves_no_run_folder_and_a_killed_claim_is_no_foreign_folder(tmp_path, tiny_sources):
+    from fakebench.errors import MediaError
+
+    with pytest.raises(MediaError, match="no such file"):
+        Trainer(tiny_config(), tmp_path / "run", device="cpu", progress=False).setup(
+            {"a": [tmp_path / "typo.mp4"], "b": tiny_sources["b"]})
+    assert not (tmp_path / "run").exists()
+    killed = tmp_path / "killed"  # a first run killed while writing its marker: only the marker's temporary is there
+    killed.mkdir()
+    (killed / "..fakebench.1a2b3c4d.json").write_text("{}")
+    trainer = Trainer(tiny_config(), killed, device="cpu", progress=False).setup(tiny_sources)
+    trainer.close()
+    assert ".fakebench.json" in _names(killed) and "..fakebench.1a2b3c4d.json" not in _names(killed)
+    assert ".fakebench.lock" not in _names(killed)  # close() lets the lock go
+
+
+def test_a_second_job_on_a_run_is_refused_and_a_killed_jobs_lock_is_taken_over(tmp_path, tiny_run, capsys):
+    import signal
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom fakebench import outputs\n"
+                               "with outputs.lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(120)",
+                               str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(["generate", "train", "--out", str(run), "--steps", "12", "-q"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"is in use by process {holder.pid} since" in err[0], err
+        assert "wait for it to finish or choose another --out" in err[0]
+        # reading a run takes no lock: a preview of it works while the other job holds it
+        assert main(["generate", "preview", "--run", str(run), "--out", str(tmp_path / "p.png"), "--device", "cpu",
+                     "-q"]) == 0
+        assert f'"pid": {holder.pid}' in (run / ".fakebench.lock").read_text()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (run / ".fakebench.lock").exists()  # what a SIGKILL leaves
+    assert main(["generate", "train", "--out", str(run), "--steps", "12", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert f"taking over the lock of process {holder.pid}, which is gone" in err and "resuming at step 10" in err
+    assert not (run / ".fakebench.lock").exists()  # released when training ends
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 12
+
+
+def test_a_torn_last_log_line_is_dropped_on_resume(tmp_path, tiny_run, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    with open(run / "log.csv", "a") as fh:
+        fh.write("1")  # a kill (or a power cut) inside the append of step 11's row: its first byte only
+    assert main(["generate", "train", "--out", str(run), "--steps", "12", "-q", "--json"]) == 0
+    lines = (run / "log.csv").read_text().splitlines()
+    steps = [int(line.split(",")[0]) for line in lines[1:]]
+    assert steps == list(range(1, 13)), steps  # log_every 1: each step once, the torn piece gone
+    assert all(len(line.split(",")) == len(lines[0].split(",")) for line in lines)
+    assert json.loads(capsys.readouterr().out)["loss"] == float(lines[-1].split(",")[3])  # read past the torn line
+
+
+def test_a_rerun_of_a_finished_run_adds_no_log_row(tmp_path, tiny_sources):
+    run = tmp_path / "run"
+    for sources in (tiny_sources, None):  # 7 steps: checkpoints at 5 and at the end; then the same command again
+        trainer = Trainer(tiny_config(), run, device="cpu", progress=False).setup(sources)
+        assert trainer.fit(steps=7).step == 7
+    steps = [int(line.split(",")[0]) for line in (run / "log.csv").read_text().splitlines()[1:]]
+    assert steps == [1, 2, 3, 4, 5, 6, 7], steps  # once each: the run that ended at 7 wrote it in one row
+
+
+def test_prefetched_batches_follow_the_warp_schedule_of_their_own_step(tmp_path, tiny_sources):
+    config = tiny_config(warp_until=0.5, save_every=100, val_every=100, preview_every=100)
+    params = []
+    for workers in (2, 0):  # warp threads draw each batch one step ahead; the step 5 batch must still be unwarped
+        trainer = Trainer(config, tmp_path / f"run{workers}", device="cpu", progress=False, workers=workers)
+        trainer.setup(tiny_sources).fit(steps=8)
+        trainer.close()
+        params.append(list(trainer.model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(*params))
+
+
+def test_the_initial_weights_do_not_depend_on_a_cold_face_cache(tmp_path, tiny_sources, monkeypatch):
+    import fakebench.generate.train as train_module
+
+    warm = Trainer(tiny_config(), tmp_path / "warm", device="cpu", progress=False).setup(tiny_sources)
+    load = train_module.load_faces
+
+    def cold(*args, **kwargs):  # a cold cache builds MTCNN, which draws torch random numbers for its layers
+        torch.rand(100)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "load_faces", cold)
+    other = Trainer(tiny_config(), tmp_path / "cold", device="cpu", progress=False).setup(tiny_sources)
+    assert all(torch.equal(a, b) for a, b in zip(warm.model.parameters(), other.model.parameters()))
+
+
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_last_checkpoint_stays(tmp_path, tiny_run, capsys,
+                                                                               monkeypatch):
+    from fakebench import files
+
+    run, probe = tmp_path / "run", tmp_path / "probe"
+    shutil.copytree(tiny_run, run)
+    shutil.copytree(tiny_run, probe)
+    argv = ["generate", "train", "--steps", "15", "-q", "--device", "cpu"]
+    monkeypatch.setattr(files, "_writes", 0)
+    monkeypatch.setenv("FAKEBENCH_FAULT_LOG", str(tmp_path / "writes.txt"))
+    assert main([*argv, "--out", str(probe)]) == 0  # where in the job checkpoint.pt is written
+    k = (tmp_path / "writes.txt").read_text().splitlines().index(str(probe / "checkpoint.pt")) + 1
+    before = files.sha256_file(run / "checkpoint.pt")
+    monkeypatch.setattr(files, "_writes", 0)
+    monkeypatch.setenv("FAKEBENCH_FAULT", f"enospc:{k}")
+    assert main([*argv, "--out", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{run / 'checkpoint.pt'}: cannot write (ENOSPC): no space left" in err[0], err
+    assert files.sha256_file(run / "checkpoint.pt") == before and load_checkpoint(run / "checkpoint.pt")["step"] == 10
+    assert not [n for n in _names(run) if n.split("/")[-1].startswith(".") and n.count(".") >= 3]  # no temporaries
+    assert not (run / ".fakebench.lock").exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``mount(kib)``: a fresh tmpfs of that size (root only; skips where mounting is not permitted)."""
+    import subprocess
+
+    mounts = []
+
+    def mount(kib: int):
+        where = tmp_path / f"disk{len(mounts)}"
+        where.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(where)], capture_output=True,
+                              text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); the fault-hook test "
+                        "covers the same path")
+        mounts.append(where)
+        return where
+
+    yield mount
+    for where in mounts:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def test_a_really_full_disk_at_a_checkpoint_is_one_line_and_the_last_checkpoint_stays(tiny_run, small_disk, capsys):
+    from fakebench.files import sha256_file
+
+    used = sum(-(-p.stat().st_size // 4096) * 4 for p in tiny_run.rglob("*") if p.is_file())
+    disk = small_disk(used + 16 + 3 * 1024)  # room for the next previews (~0.8 MB), not for a 7 MB checkpoint
+    run = disk / "run"
+    shutil.copytree(tiny_run, run)
+    before = sha256_file(run / "checkpoint.pt")
+    assert (run / "checkpoint.pt").stat().st_size > 4 << 20
+    assert main(["generate", "train", "--out", str(run), "--steps", "15", "-q", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint.pt: cannot write (ENOSPC): no space left on the device" in err[0], err
+    assert sha256_file(run / "checkpoint.pt") == before and load_checkpoint(run / "checkpoint.pt")["step"] == 10
+    assert not [n for n in _names(run) if n.split("/")[-1].startswith(".") and n.count(".") >= 3]
+    assert not (run / ".fakebench.lock").exists()
+
+
+def test_a_read_only_run_folder_is_one_line_and_left_as_it_was(tiny_run, small_disk, capsys):
+    import subprocess
+
+    disk = small_disk(64 << 10)
+    run = disk / "run"
+    shutil.copytree(tiny_run, run)
+    before = {name: (run / name).read_bytes() for name in _names(run) if (run / name).is_file()}
+    remount = subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True, text=True)
+    if remount.returncode != 0:
+        pytest.skip(f"cannot remount the tmpfs read-only: {remount.stderr.strip()}")
+    assert main(["generate", "train", "--out", str(run), "--steps", "15", "-q", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write (EROFS): the file system is read-only: choose another place" in err[0], err
+    assert {name: (run / name).read_bytes() for name in _names(run) if (run / name).is_file()} == before
+
+
+def test_single_file_outputs_replace_only_files_fakebench_wrote(tmp_path, tiny_run, capsys):
+    from tests.conftest import sample
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = {name: (run / name).read_bytes() for name in _names(run) if (run / name).is_file()}
+    drawing = tmp_path / "drawing.png"
+    drawing.write_bytes(b"my own drawing")
+    assert main(["generate", "preview", "--run", str(run), "--out", str(drawing), "--device", "cpu", "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "drawing.png exists and fakebench did not write it" in err[0], err
+    assert drawing.read_bytes() == b"my own drawing"
+    out = tmp_path / "grid.png"
+    for _ in range(2):  # a file fakebench wrote is replaced by the next run of the command
+        assert main(["generate", "preview", "--run", str(run), "--out", str(out), "--device", "cpu", "-q"]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert {name: (run / name).read_bytes() for name in _names(run) if (run / name).is_file()} == before  # run as it was
+    video = tmp_path / "holiday.mp4"
+    video.write_bytes(b"not fakebench's")
+    assert main(["generate", "convert", "--run", str(run), "--video", str(sample("A")[0]), "--to", "b", "--out",
+                 str(video), "--stop", "2", "--device", "cpu", "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holiday.mp4 exists and fakebench did not write it" in err[0], err
+    assert video.read_bytes() == b"not fakebench's" and not (tmp_path / "holiday.json").exists()
