@@ -149,18 +149,15 @@ def run(out: str | Path = "runs/demo", *, preset: str = "cpu", device: str = "au
         raise ConfigError(f"--preset {preset} trains for longer on a CUDA device, found {device}: use --preset cpu")
     out = Path(out)
     with outputs.output_folder(out, "the demo"):  # a folder of someone else's is refused; one demo per folder
-        _run_stages(out, p, device, seed, progress)
+        state = _run_stages(out, p, device, seed, progress)
     print(headline(out))
-    print("\nstage timings: " + ", ".join(f"{n} {_stage_seconds(out, n):.0f} s" for n in STAGES))
+    print("\nstage timings: " + ", ".join(f"{n} {state['stages'][n]['seconds']:.0f} s" for n in STAGES))
     print(f"report: {out / 'report.html'}")
     return 0
 
 
-def _stage_seconds(out: Path, name: str) -> float:
-    return json.loads((out / "demo.json").read_text())["stages"][name]["seconds"]
-
-
-def _run_stages(out: Path, p: Preset, device: str, seed: int, progress: bool) -> None:
+def _run_stages(out: Path, p: Preset, device: str, seed: int, progress: bool) -> dict:
+    """Run the stages not yet done (and all after a changed one); returns demo.json's state."""
     from fakebench.runtime import seed_everything
 
     state = _load_state(out, p, seed)
@@ -179,6 +176,7 @@ def _run_stages(out: Path, p: Preset, device: str, seed: int, progress: bool) ->
         state["stages"][name] = {"seconds": round(time.perf_counter() - started, 1), **details}
         _save_state(out, state)
         changed = True
+    return state
 
 
 def _load_state(out: Path, p: Preset, seed: int) -> dict:

@@ -39,14 +39,14 @@ import numpy as np
 from tqdm import tqdm
 
 from fakebench import outputs
-from fakebench.config import to_dict
+from fakebench.config import save_config, to_dict
 from fakebench.detect.base import Detector
 from fakebench.detect.cnn import CNNDetector
 from fakebench.detect.selfblend import TRIES, blendable, self_blend
 from fakebench.errors import CheckpointError, FakebenchError, NoFaceError
 from fakebench.faces.align import transform_points
 from fakebench.faces.track import FaceTrack
-from fakebench.files import atomic_path, save_torch, write_json, write_text
+from fakebench.files import atomic_path, save_torch, write_json
 
 log = logging.getLogger(__name__)
 
@@ -280,9 +280,7 @@ def _fit(detector: CNNDetector, *, real: FaceSet, fake: FaceSet | None, out: Pat
         epoch, step, best, history = _resume(last, detector, optimizer, schedule, settings)
         log.info("resuming %s at epoch %d step %d (best validation AUC so far %.3f)", out, epoch + 1, step, best)
     else:
-        import yaml
-
-        write_text(out / "train.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+        save_config(config, out / "train.yaml")
         write_json(out / "env.json", {**env_info(device=str(detector._device), seed=config.seed), **settings})
     cuda = detector._device.type == "cuda"
     started = time.monotonic()

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from fakebench import outputs
-from fakebench.config import from_dict, to_dict
+from fakebench.config import from_dict, save_config, to_dict
 from fakebench.errors import CheckpointError, ConfigError
 from fakebench.files import append_line, complete_lines, save_torch, write_json, write_text
 from fakebench.generate.data import DataConfig, FaceSet, Source, load_faces
@@ -66,7 +66,6 @@ FORMAT_VERSION = 1
 KIND = "fakebench.generate.SwapModel"
 CHECKPOINT = "checkpoint.pt"
 PREVIEW_FACES = 4  # rows of the preview grid
-# files.temp_beside's names (".checkpoint.1a2b3c4d.pt"): what a job killed mid-write leaves beside the file
 VAL_FACES = 64  # held-out faces per identity in each validation
 
 
@@ -280,9 +279,7 @@ class Trainer:
         if resuming:
             self._resume(checkpoint, truncate_log=not read_only)
         else:  # a fresh start (or a restart of a run killed before its first checkpoint: its log rows go)
-            import yaml
-
-            write_text(self.run / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+            save_config(cfg, self.run / "config.yaml")
             write_json(self.run / "data.json", data_record)
             _truncate_log(self.run / "log.csv", 0)
         if not read_only:
