@@ -24,7 +24,7 @@ from fakebench.errors import FakebenchError
 log = logging.getLogger("fakebench")
 
 _COMMAND_MODULES = ("fakebench.generate.commands", "fakebench.detect.commands", "fakebench.datasets.commands",
-                    "fakebench.benchmarks.commands")
+                    "fakebench.benchmarks.commands", "fakebench.provenance_commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
+
+
+def command_group(commands: argparse._SubParsersAction, name: str, *, help: str, description: str):
+    """``fakebench NAME ACTION ...``: the group's parser, and the subparsers its actions are added to."""
+    group = commands.add_parser(name, help=help, description=description)
+    return group.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+
+def per_input_options(parser: argparse.ArgumentParser) -> None:
+    """--json, --no-cache and --out of the commands that read each input file's faces and say one result each."""
+    parser.add_argument("--json", action="store_true", help="print one JSON object per input on stdout")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the face cache")
+    parser.add_argument("--out", type=Path, help="also write the results as JSON lines to this file (an existing file "
+                                                 "is replaced only if fakebench wrote it)")
 
 
 def common_options(parser: argparse.ArgumentParser) -> None:

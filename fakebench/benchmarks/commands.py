@@ -14,7 +14,7 @@ import logging
 import math
 from pathlib import Path
 
-from fakebench.cliargs import common_options, device_seed_options
+from fakebench.cliargs import command_group, common_options, device_seed_options
 from fakebench.errors import FakebenchError
 
 log = logging.getLogger("fakebench.benchmarks")
@@ -30,10 +30,10 @@ def _seed_from_config(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    bench = commands.add_parser("bench", help="benchmark detectors: metrics with CIs, robustness, throughput, report, gate",
-                                description="Score detectors on data sets (and perturbed copies), with confidence "
-                                            "intervals, throughput, an HTML report and a regression gate.")
-    actions = bench.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = command_group(
+        commands, "bench", help="benchmark detectors: metrics with CIs, robustness, throughput, report, gate",
+        description="Score detectors on data sets (and perturbed copies), with confidence intervals, "
+                    "throughput, an HTML report and a regression gate.")
 
     run = actions.add_parser(
         "run", help="detectors x data sets x perturbations -> a run folder",

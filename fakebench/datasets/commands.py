@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from fakebench import outputs
-from fakebench.cliargs import common_options, device_seed_options
+from fakebench.cliargs import command_group, common_options, device_seed_options
 
 log = logging.getLogger("fakebench.datasets")
 
@@ -26,10 +26,10 @@ _LAYOUT_FLAGS = ("compression", "methods", "splits", "version", "real_root", "in
 def register(commands: argparse._SubParsersAction) -> None:
     from fakebench.datasets.layouts import LAYOUTS
 
-    data = commands.add_parser("data", help="data sets: index public layouts and generated fakes, split, extract faces",
-                               description="One table per data set (one row per video), read from the folders people "
-                                           "already have; splits that do not leak identities; face crops for all.")
-    actions = data.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = command_group(
+        commands, "data", help="data sets: index public layouts and generated fakes, split, extract faces",
+        description="One table per data set (one row per video), read from the folders people already have; "
+                    "splits that do not leak identities; face crops for all.")
 
     index = actions.add_parser(
         "index", help="index a data set folder into a parquet table",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-DETECTOR_MODULES = ("artifacts", "blink", "classifier", "published")
+DETECTOR_MODULES = ("artifacts", "blink", "classifier", "published", "provenance")
 _FROM = {"DETECTORS": "base", "Detector": "base", "FaceRequest": "base", "VideoScore": "base", "aggregate": "base",
          "create": "factory", "resolve": "factory", "available": "factory", "judge": "score", "score_file": "score"}
 __all__ = [*_FROM, "load_detectors"]

@@ -8,19 +8,18 @@ import logging
 import sys
 from pathlib import Path
 
-from fakebench.cliargs import common_options, device_seed_options, exit_status, input_failed
+from fakebench.cliargs import command_group, common_options, device_seed_options, exit_status, input_failed, per_input_options
 from fakebench.errors import FakebenchError
 
 log = logging.getLogger("fakebench.detect")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    detect = commands.add_parser("detect", help="deepfake detectors: list, check, score, train",
-                                 description="Deepfake detectors behind one interface; each gives P(fake) in [0, 1]. "
-                                             "Wherever a detector is named, a built-in name, an installed plug-in "
-                                             "(entry point group fakebench.detectors), pkg.module:Class or "
-                                             "path/to/file.py:Class is accepted.")
-    actions = detect.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = command_group(
+        commands, "detect", help="deepfake detectors: list, check, score, train",
+        description="Deepfake detectors behind one interface; each gives P(fake) in [0, 1]. Wherever a "
+                    "detector is named, a built-in name, an installed plug-in (entry point group "
+                    "fakebench.detectors), pkg.module:Class or path/to/file.py:Class is accepted.")
 
     listing = actions.add_parser("list", help="the detectors: built-in and plug-ins, and where each comes from",
                                  description="List the detectors (built-in and installed plug-ins), what they need and "
@@ -52,13 +51,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="detector name (see `fakebench detect list`), pkg.module:Class or path/to/file.py:Class")
     score.add_argument("--weights", type=Path, help="weights: written by `detect train` (file or its --out folder), by the "
                                                     "detector's save, or a published checkpoint (sbi: FFc23.tar)")
-    score.add_argument("--json", action="store_true", help="print one JSON object per input on stdout")
+    per_input_options(score)  # --json, --no-cache, --out
     score.add_argument("--plot", type=Path, metavar="OUT.png",
                        help="draw the detector's evidence (blink: the EAR trace with blinks marked); with several "
                             "inputs one file per input, OUT-<input>.png")
-    score.add_argument("--no-cache", action="store_true", help="do not read or write the face cache")
-    score.add_argument("--out", type=Path, help="also write the results as JSON lines to this file (an existing file "
-                                                "is replaced only if fakebench wrote it)")
     device_seed_options(score)
     common_options(score)
     score.set_defaults(func=cmd_score)

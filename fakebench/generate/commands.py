@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from fakebench.cliargs import common_options, device_seed_options
+from fakebench.cliargs import command_group, common_options, device_seed_options
 from fakebench.errors import ConfigError
 
 log = logging.getLogger("fakebench.generate")
@@ -19,11 +19,10 @@ log = logging.getLogger("fakebench.generate")
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``fakebench generate ...`` to the top-level parser."""
-    generate = commands.add_parser(
-        "generate", help="train the face-swap autoencoder and swap faces into videos (learned or graphics swap)",
+    actions = command_group(
+        commands, "generate", help="train the face-swap autoencoder and swap faces into videos (learned or graphics swap)",
         description="The classic deepfake generator: one encoder shared by all identities, one decoder per "
                     "identity. Train it on videos of two people, then convert a video of one into the other.")
-    actions = generate.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     # train -----------------------------------------------------------------------------------------
     train = actions.add_parser(
@@ -122,6 +121,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     convert.add_argument("--crf", type=int, default=18, help="h264 quality, 0 lossless .. 51 (default 18)")
     convert.add_argument("--detect-every", type=int, default=1,
                          help="detect faces every K-th frame, landmarks follow in between (default 1)")
+    convert.add_argument("--no-mark", dest="mark", action="store_const", const=False,
+                         help="leave out the invisible provenance mark (for studies of its effect; the manifest says so)")
     convert.add_argument("--json", action="store_true", help="print the manifest")
     device_seed_options(convert)
     common_options(convert)
@@ -294,7 +295,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         outputs.check_file(path)
     methods.load_methods()
     given = {"blend": args.blend, "colour": args.colour, "mask_erode": args.mask_erode, "mask_blur": args.mask_blur,
-             "codec": args.codec, "crf": args.crf, "detect_every": args.detect_every}
+             "codec": args.codec, "crf": args.crf, "detect_every": args.detect_every, "mark": args.mark}
     defaults = to_dict(methods.METHODS.get(args.method).default_settings)
     settings = settings_from({**defaults, **{k: v for k, v in given.items() if v is not None}})
     if args.step is not None and args.run is None:

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import torch
 
+from fakebench import mark
 from fakebench.config import from_dict, to_dict
 from fakebench.errors import ConfigError, FakebenchError
 from fakebench.faces.align import invert_affine, transform_points
@@ -59,6 +60,7 @@ class ConvertSettings:
     crf: int = 18  # h264 quality (0 lossless .. 51); 18 is visually lossless, detectors see compression separately
     batch: int = 32  # faces per model pass
     detect_every: int = 1  # run MTCNN on every k-th frame, landmarks follow the face in between
+    mark: bool = True  # the invisible provenance mark in the swapped pixels (mark.py); False: --no-mark, for studies
 
     def __post_init__(self):
         if not (0 <= self.mask_erode < 0.5 and 0 <= self.mask_blur < 1):
@@ -319,6 +321,8 @@ def convert_with(method: SwapMethod, video: str | os.PathLike, *, out: str | os.
         log.warning("%s: no face in any of the %d frames [%d, %d); the output is the input unchanged (0 swapped)",
                     video, n, start, stop)
     method.begin(track, progress=progress)
+    made_by = method.describe()
+    payload = mark.payload_for(made_by, start) if settings.mark else None
 
     paths = provenance.output_paths(out)
     metadata = {"comment": f"synthetic: face swap made by fakebench {provenance.fakebench_version()}; "
@@ -337,11 +341,15 @@ def convert_with(method: SwapMethod, video: str | os.PathLike, *, out: str | os.
             if has[i]:
                 frame, mask = method.render(i, frame)
                 swapped += int(mask.any())
+            if payload is not None and mask is not None:
+                frame = mark.embed(frame, mask, payload, mark.anchor(track.affines[i], track.size))
             writer.write(frame)
             masks.write(mask)
+    if payload is not None:
+        made_by["settings"]["mark"] = mark.manifest_entry(payload)  # --no-mark leaves settings.mark false
     manifest = provenance.build_manifest(
         out=out, video=Path(video), video_sha=video_sha, start=start, stop=start + n, target=target,
-        source=method.source, method=method.name, made_by=method.describe(), frames=n, frames_swapped=swapped,
+        source=method.source, method=method.name, made_by=made_by, frames=n, frames_swapped=swapped,
         fps=info.fps, width=info.width, height=info.height)
     provenance.write_manifest(paths["manifest"], manifest)
     log.info("%s: %d of %d frames swapped to %r (%s)", out, swapped, n, method.source, method.name)

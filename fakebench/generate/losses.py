@@ -98,9 +98,9 @@ class FeatureLoss(torch.nn.Module):
 
     def __init__(self, stages: int = 3):
         super().__init__()
-        from fakebench.detect.cnn import CNNConfig, create_backbone  # experiment: to move to a shared module
+        from fakebench.backbones import create_backbone
 
-        net = create_backbone(CNNConfig(backbone="tf_efficientnet_lite0"))
+        net = create_backbone("tf_efficientnet_lite0")
         self.stem = torch.nn.Sequential(net.conv_stem, net.bn1)
         self.blocks = torch.nn.ModuleList(net.blocks[:stages])
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))

@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from fakebench.backbones import create_backbone
 from fakebench.detect.artifacts import ArtifactDetector, self_blend
 from fakebench.detect.classifier import ClassifierDetector
-from fakebench.detect.cnn import CNNConfig, create_backbone
+from fakebench.detect.cnn import CNNConfig
 from fakebench.detect.synthetic import face_landmarks
 from fakebench.detect.training import FaceSet, TrainConfig
 from fakebench.errors import CheckpointError, FakebenchError
@@ -147,10 +148,10 @@ def test_crops_of_another_size_are_resized_with_one_warning(caplog):
 def test_weights_of_another_architecture_are_refused(tmp_path):
     import torch
 
-    other = create_backbone(CNNConfig(backbone="test_resnet"), init="random")
+    other = create_backbone("test_resnet", init="random")
     torch.save(other.state_dict(), tmp_path / "resnet.pth")
     with pytest.raises(CheckpointError, match="another architecture"):
-        create_backbone(TINY, weights=tmp_path / "resnet.pth")
+        create_backbone(TINY.backbone, weights=tmp_path / "resnet.pth")
 
 
 def test_truncated_and_foreign_checkpoints_say_what_they_are(tmp_path):
@@ -172,11 +173,11 @@ def test_truncated_and_foreign_checkpoints_say_what_they_are(tmp_path):
 
 
 def test_offline_imagenet_weights_load_into_the_default_backbone():
-    from fakebench.detect.cnn import offline_imagenet_weights
+    from fakebench.backbones import offline_imagenet_weights
 
     assert offline_imagenet_weights("tf_efficientnet_lite0") is not None
-    pretrained = create_backbone(CNNConfig(), init="imagenet").state_dict()
-    scratch = create_backbone(CNNConfig(), init="random").state_dict()
+    pretrained = create_backbone(CNNConfig().backbone, init="imagenet").state_dict()
+    scratch = create_backbone(CNNConfig().backbone, init="random").state_dict()
     assert not np.allclose(pretrained["conv_stem.weight"].numpy(), scratch["conv_stem.weight"].numpy())
 
 
