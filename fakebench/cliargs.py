@@ -22,6 +22,22 @@ def per_input_options(parser: argparse.ArgumentParser) -> None:
                                                  "is replaced only if fakebench wrote it)")
 
 
+def write_results(out: Path | None, rows: list[dict]) -> None:
+    """The ``--out`` of ``per_input_options``: the rows as JSON lines, when there are any. ``outputs.check_file`` runs
+    again here (the command ran it before any work): the file may have appeared or changed while the inputs were
+    read; the written file goes into the ledger."""
+    if out is None or not rows:
+        return
+    import json
+
+    from fakebench import outputs
+    from fakebench.files import write_text
+
+    outputs.check_file(out)
+    write_text(out, "".join(json.dumps(r) + "\n" for r in rows))
+    outputs.record_file(out)
+
+
 def common_options(parser: argparse.ArgumentParser) -> None:
     """-v/-q/--debug, accepted before or after the subcommand."""
     group = parser.add_argument_group("output")

@@ -16,7 +16,15 @@ import json
 import logging
 from pathlib import Path
 
-from fakebench.cliargs import command_group, common_options, device_seed_options, exit_status, input_failed, per_input_options
+from fakebench.cliargs import (
+    command_group,
+    common_options,
+    device_seed_options,
+    exit_status,
+    input_failed,
+    per_input_options,
+    write_results,
+)
 from fakebench.errors import FakebenchError, NoFaceError
 
 log = logging.getLogger("fakebench.provenance")
@@ -72,12 +80,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         row = {"path": str(path), **result.evidence, "frames": [int(f) for f in track.frames]}
         rows.append(row)
         print(json.dumps(row) if args.json else line(row))
-    if args.out is not None and rows:
-        from fakebench.files import write_text
-
-        outputs.check_file(args.out)  # again: the file may have appeared or changed while the inputs were read
-        write_text(args.out, "".join(json.dumps(r) + "\n" for r in rows))
-        outputs.record_file(args.out)
+    write_results(args.out, rows)
     return exit_status(failed, len(args.inputs))
 
 

@@ -8,7 +8,15 @@ import logging
 import sys
 from pathlib import Path
 
-from fakebench.cliargs import command_group, common_options, device_seed_options, exit_status, input_failed, per_input_options
+from fakebench.cliargs import (
+    command_group,
+    common_options,
+    device_seed_options,
+    exit_status,
+    input_failed,
+    per_input_options,
+    write_results,
+)
 from fakebench.errors import FakebenchError
 
 log = logging.getLogger("fakebench.detect")
@@ -185,12 +193,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             verdict = (f"\t{row['verdict']} at 0.5, {row['verdict_fpr5']} at {row['threshold_fpr5']:.3f} (5 % FPR on "
                        "held-out reals)" if "verdict_fpr5" in row else "")
             print(f"{path}\t{row['score']:.3f}{verdict}\t{row['frames_used']} frames\t{_headline(result.evidence)}")
-    if args.out is not None and results:
-        from fakebench.files import write_text
-
-        outputs.check_file(args.out)  # again: the file may have appeared or changed while the inputs were scored
-        write_text(args.out, "".join(json.dumps(r) + "\n" for r in results))
-        outputs.record_file(args.out)
+    write_results(args.out, results)
     return exit_status(failed, len(args.inputs))
 
 
