@@ -23,7 +23,6 @@ search finds a pattern anywhere in them.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import ClassVar
@@ -33,7 +32,7 @@ import numpy as np
 from fakebench import mark
 from fakebench.detect.base import DETECTORS, Detector, FaceRequest, VideoScore, check_crops, check_track
 from fakebench.faces.track import FaceTrack
-from fakebench.files import write_text
+from fakebench.files import write_json
 
 
 @DETECTORS.register("provenance")
@@ -72,7 +71,7 @@ class ProvenanceDetector(Detector):
     def save(self, path: str | os.PathLike) -> Path:
         """Nothing is learned: the file only names the detector and the mark's format (``Detector.load`` reads it)."""
         path = Path(path)
-        write_text(path, json.dumps({"format_version": 1, "detector": self.name, "mark": mark.FORMAT, "config": {}}))
+        write_json(path, {"format_version": 1, "detector": self.name, "mark": mark.FORMAT, "config": {}})
         return path
 
 
